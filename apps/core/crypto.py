@@ -23,8 +23,10 @@ class DecryptionFailed(Exception):
 def keys_from_settings() -> tuple[str, ...]:
     keys = tuple(k.strip() for k in settings.FIELD_ENCRYPTION_KEYS if k.strip())
     if not keys:
-        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is empty; generate one with "
-                                   "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`.")
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS is empty; generate one with `python -c 'from cryptography.fernet "
+            "import Fernet; print(Fernet.generate_key().decode())'`."
+        )
     for position, key in enumerate(keys, start=1):
         try:
             Fernet(key)

@@ -16,8 +16,13 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, RateLimitItemPerMinute
-from limits import RateLimitItemPerSecond
+from limits import (
+    RateLimitItem,
+    RateLimitItemPerDay,
+    RateLimitItemPerHour,
+    RateLimitItemPerMinute,
+    RateLimitItemPerSecond,
+)
 from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from rest_framework.request import Request
@@ -105,7 +110,7 @@ class ApiRateThrottle(BaseThrottle):
 
     limit_name = "API"
 
-    def allow_request(self, request: Request, view: "APIView") -> bool:
+    def allow_request(self, request: Request, view: APIView) -> bool:
         user = getattr(request, "user", None)
         key = f"user:{user.pk}" if user is not None and user.is_authenticated else f"ip:{client_ip(request)}"
         enforce(request, self.limit_name, key)

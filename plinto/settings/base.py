@@ -196,6 +196,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and ReDoc assets come from drf-spectacular-sidecar: no CDN, works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 # `type` of every problem document is this base + the error's slug.
 PROBLEM_TYPE_BASE = env.str("PLINTO_PROBLEM_TYPE_BASE", default="https://plinto.dev/problems/")
@@ -235,4 +239,3 @@ LOGGING = {
 # Number of reverse proxies in front of Plinto whose X-Forwarded-For entries are trusted.
 TRUSTED_PROXY_COUNT = env.int("PLINTO_TRUSTED_PROXY_COUNT", default=0)
 RATELIMIT_KEY_PREFIX = env.str("RATELIMIT_KEY_PREFIX", default="plinto-limits")
-SPECTACULAR_SETTINGS.update({"SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR", "REDOC_DIST": "SIDECAR"})

@@ -41,7 +41,8 @@ def test_malformed_json_is_a_problem(api_client: APIClient) -> None:
 
 
 def test_unsupported_media_type_is_415(api_client: APIClient) -> None:
-    response = api_client.post("/api/v1/_test/echo", data="email=a@b.c", content_type="application/x-www-form-urlencoded")
+    response = api_client.post("/api/v1/_test/echo", data="email=a@b.c",
+                               content_type="application/x-www-form-urlencoded")
     assert_problem(response, 415, "unsupported_media_type")
 
 

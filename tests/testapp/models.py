@@ -8,3 +8,6 @@ class Secret(models.Model):
 
     label = models.CharField(max_length=50)
     value = EncryptedTextField(null=True)
+
+    def __str__(self) -> str:
+        return self.label

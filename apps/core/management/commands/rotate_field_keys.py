@@ -11,7 +11,7 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=500)
 
     def handle(self, *args, batch_size: int, **options) -> None:  # noqa: ANN002, ANN003
-        from apps.audit.services import event_emit
+        from apps.audit.services import emit
 
         counts: dict[str, int] = {}
         for model, field in encrypted_fields():
@@ -27,5 +27,5 @@ class Command(BaseCommand):
                         counts[label] += 1
             self.stdout.write(f"{label}: {counts[label]} re-encrypted")
         with transaction.atomic():
-            event_emit(action="security.field_keys_rotated", metadata={"columns": counts})
+            emit(action="security.field_keys_rotated", metadata={"columns": counts})
         self.stdout.write(self.style.SUCCESS(f"Done: {sum(counts.values())} values under the newest key."))

@@ -46,11 +46,14 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+# Offline gates run on a throwaway embedded configuration, whatever DATABASE_URL / REDIS_URL say.
+OFFLINE := DJANGO_SETTINGS_MODULE=plinto.settings.local DATABASE_URL=sqlite://:memory: REDIS_URL= PLINTO_VAR_DIR=$$(mktemp -d)
+
 check-migrations: $(STAMP)
-	DJANGO_SETTINGS_MODULE=plinto.settings.local PLINTO_VAR_DIR=$$(mktemp -d) $(PY) manage.py makemigrations --check --dry-run
+	$(OFFLINE) $(PY) manage.py makemigrations --check --dry-run
 
 schema: $(STAMP)
-	DJANGO_SETTINGS_MODULE=plinto.settings.local PLINTO_VAR_DIR=$$(mktemp -d) $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+	$(OFFLINE) $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 ## `manage.py check --deploy` under production settings, with throwaway values for the required secrets.
 check-deploy: $(STAMP)

@@ -14,6 +14,7 @@ urlpatterns = [
     path("health/ready", health_ready, name="health-ready"),
     path("metrics", ExportToDjangoView, name="metrics"),
     path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -36,6 +36,12 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "drf_spectacular",
     "channels",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.google",
+    "allauth.socialaccount.providers.github",
+    "allauth.socialaccount.providers.microsoft",
     "apps.core",
     "apps.audit",
     "apps.accounts",
@@ -54,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.core.middleware.RateLimitHeadersMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -134,6 +141,43 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- auth -------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "/accounts/security/"
+
+# django-allauth: e-mail is the login, no username (see ../shared/DEPENDENCIES.md, trap 3).
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+# `optional`: sign-in allowed before verification (email_verified false); `mandatory`: not.
+ACCOUNT_EMAIL_VERIFICATION = env.str("PLINTO_EMAIL_VERIFICATION", default="optional")
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
+ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_SESSION_REMEMBER = None
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Plinto] "
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if PUBLIC_URL.startswith("https") else "http"
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # never merge a social login into an account by e-mail alone
+# Social providers are configured from the environment here, or as SocialApp rows in the admin.
+SOCIALACCOUNT_PROVIDERS = {
+    provider: {
+        "APPS": [{"client_id": env.str(f"{prefix}_CLIENT_ID"), "secret": env.str(f"{prefix}_CLIENT_SECRET")}],
+        "SCOPE": scope,
+    }
+    for provider, prefix, scope in [
+        ("google", "GOOGLE", ["openid", "email", "profile"]),
+        ("github", "GITHUB", ["read:user", "user:email"]),
+        ("microsoft", "MICROSOFT", ["openid", "email", "profile", "User.Read"]),
+    ]
+    if env.str(f"{prefix}_CLIENT_ID", default="")
+}
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Plinto <no-reply@plinto.localhost>")
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",

@@ -3,13 +3,16 @@ from django.urls import include, path
 from django_prometheus.exports import ExportToDjangoView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from apps.accounts.urls import well_known_urlpatterns
 from apps.core.views import health_live, health_ready
 
 api_v1 = [
+    path("", include("apps.accounts.urls")),
     path("", include("apps.audit.urls")),
 ]
 
 urlpatterns = [
+    *well_known_urlpatterns,
     path("health/live", health_live, name="health-live"),
     path("health/ready", health_ready, name="health-ready"),
     path("metrics", ExportToDjangoView, name="metrics"),

@@ -7,4 +7,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from apps.accounts import events, signals  # noqa: F401  (event catalog, admin sign-in receivers)
+        from apps.accounts import events, schema, signals  # noqa: F401  (catalog, OpenAPI auth, receivers)

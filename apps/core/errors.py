@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connections
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.serializers import as_serializer_error
@@ -166,17 +167,25 @@ def _drf_problem(exc: drf_exceptions.APIException) -> tuple[int, str, str]:
     return status, code, title
 
 
+def _set_rollback(view: Any) -> None:
+    """Roll back the ATOMIC_REQUESTS transaction of an answered error, unless the view opted out.
+
+    Views marked non_atomic_requests commit their own work (e.g. a failed sign-in's audit event);
+    DRF's own set_rollback would still poison an enclosing transaction, such as a test's.
+    """
+    skip = getattr(getattr(view, "dispatch", None), "_non_atomic_requests", set())
+    for db in connections.all():
+        if db.settings_dict["ATOMIC_REQUESTS"] and db.in_atomic_block and db.alias not in skip:
+            db.set_rollback(True)
+
+
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> JsonResponse | None:
     """DRF's EXCEPTION_HANDLER: every handled error becomes problem+json; unknown ones stay 500s."""
-    # Imported here: rest_framework.views loads the parser and throttle classes, which import this module.
-    from rest_framework.views import exception_handler as drf_exception_handler
-    from rest_framework.views import set_rollback
-
     request = context.get("request")
     instance = request.path if request is not None else None
 
     if isinstance(exc, ApplicationError):
-        set_rollback()  # an answered error must not half-commit an ATOMIC_REQUESTS transaction
+        _set_rollback(context.get("view"))
         return problem_response(status=exc.status, code=exc.code, title=exc.title, detail=exc.detail,
                                 instance=instance, extra=exc.extra, headers=exc.headers)
     if isinstance(exc, DjangoValidationError):
@@ -185,13 +194,10 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> JsonRe
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = drf_exceptions.PermissionDenied()
-
-    # DRF's default handler sets WWW-Authenticate / Retry-After and rolls back ATOMIC_REQUESTS.
-    response = drf_exception_handler(exc, context)
-    if response is None:
+    if not isinstance(exc, drf_exceptions.APIException):
         return None  # a bug: Django answers 500 (problem+json on /api/), logged with traceback
 
-    assert isinstance(exc, drf_exceptions.APIException)
+    _set_rollback(context.get("view"))
     status, code, title = _drf_problem(exc)
     extra: dict[str, Any] = {}
     if isinstance(exc, drf_exceptions.ValidationError):
@@ -199,6 +205,10 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> JsonRe
         extra["errors"] = validation_errors(exc.detail)
     else:
         detail = str(exc.detail)
-    headers = {name: value for name, value in response.items() if name in ("WWW-Authenticate", "Retry-After")}
+    headers: dict[str, str] = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
     return problem_response(status=status, code=code, title=title, detail=detail, instance=instance,
                             extra=extra, headers=headers)

@@ -178,15 +178,26 @@ SOCIALACCOUNT_PROVIDERS = {
     if env.str(f"{prefix}_CLIENT_ID", default="")
 }
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Plinto <no-reply@plinto.localhost>")
+# New hashes: Argon2id with OWASP's parameters (19 MiB, t=2, p=1), read at every hash. The other hashers
+# only verify hashes we inherited (legacy bcrypt, imports); they are re-hashed at the next sign-in.
+PASSWORD_ARGON2 = {
+    "memory_cost": env.int("PASSWORD_ARGON2_MEMORY_KIB", default=19456),
+    "time_cost": env.int("PASSWORD_ARGON2_TIME_COST", default=2),
+    "parallelism": env.int("PASSWORD_ARGON2_PARALLELISM", default=1),
+}
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "apps.accounts.hashers.Argon2idHasher",
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
-    "django.contrib.auth.hashers.BCryptPasswordHasher",
+    "apps.accounts.hashers.BCryptPasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "apps.accounts.hashers.ImportedPBKDF2PasswordHasher",
+    "apps.accounts.hashers.FirebaseScryptPasswordHasher",
 ]
+# 8 to 128 characters, any Unicode, never truncated; no composition rules (ASVS 2.1).
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "apps.accounts.hashers.MaximumLengthValidator", "OPTIONS": {"max_length": 128}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
@@ -222,6 +233,7 @@ STORAGES = {
 # --- API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.accounts.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -229,7 +241,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_CLASSES": ["apps.core.ratelimit.ApiRateThrottle"],
     "EXCEPTION_HANDLER": "apps.core.errors.problem_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.schema.PlintoAutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -251,7 +263,14 @@ PROBLEM_TYPE_BASE = env.str("PLINTO_PROBLEM_TYPE_BASE", default="https://plinto.
 # Named rate limits, `RATELIMIT_<NAME>=<count>/<period>` (apps.core.ratelimit); defaults here.
 RATELIMIT_ENABLED = env.bool("RATELIMIT_ENABLED", default=True)
 RATELIMIT_DEFAULTS = {
-    "API": "600/1m",
+    "API": "600/1m",  # every API call, per user (or per IP when anonymous)
+    "SIGNIN": "10/5m",  # per e-mail + IP
+    "SIGNUP": "5/1h",  # per IP
+    "PASSWORD_RESET": "3/1h",  # per e-mail
+    "MAGIC_LINK": "3/15m",  # per e-mail
+    "VERIFICATION_RESEND": "3/1h",  # per user
+    "REFRESH": "60/1m",  # per IP
+    "REAUTHENTICATE": "10/5m",  # per session
 }
 RATELIMITS = {name: env.str(f"RATELIMIT_{name}", default=rate) for name, rate in RATELIMIT_DEFAULTS.items()}
 
@@ -283,3 +302,19 @@ LOGGING = {
 # Number of reverse proxies in front of Plinto whose X-Forwarded-For entries are trusted.
 TRUSTED_PROXY_COUNT = env.int("PLINTO_TRUSTED_PROXY_COUNT", default=0)
 RATELIMIT_KEY_PREFIX = env.str("RATELIMIT_KEY_PREFIX", default="plinto-limits")
+
+# --- tokens and sessions (apps.accounts; docs/authentication.md) ------------------------------
+JWT_ISSUER = env.str("PLINTO_JWT_ISSUER", default=PUBLIC_URL)
+JWT_AUDIENCE = env.str("PLINTO_JWT_AUDIENCE", default="plinto")
+ACCESS_TOKEN_TTL_SECONDS = env.int("PLINTO_ACCESS_TOKEN_TTL_SECONDS", default=15 * 60)
+REFRESH_TOKEN_INACTIVITY_SECONDS = env.int("PLINTO_REFRESH_TOKEN_INACTIVITY_SECONDS", default=7 * 24 * 3600)
+SESSION_ABSOLUTE_TTL_SECONDS = env.int("PLINTO_SESSION_ABSOLUTE_TTL_SECONDS", default=30 * 24 * 3600)
+# Replay of the immediately previous refresh token, once, within this many seconds (0-60).
+REFRESH_REUSE_GRACE_SECONDS = min(60, max(0, env.int("PLINTO_REFRESH_REUSE_GRACE_SECONDS", default=0)))
+REAUTHENTICATION_WINDOW_SECONDS = env.int("PLINTO_REAUTHENTICATION_WINDOW_SECONDS", default=10 * 60)
+# Session last activity is written at most this often.
+SESSION_ACTIVITY_RESOLUTION_SECONDS = 60
+# Lockout: this many failed sign-ins for one e-mail within the window lock it for LOCKOUT_SECONDS.
+LOCKOUT_THRESHOLD = env.int("PLINTO_LOCKOUT_THRESHOLD", default=10)
+LOCKOUT_WINDOW_SECONDS = env.int("PLINTO_LOCKOUT_WINDOW_SECONDS", default=15 * 60)
+LOCKOUT_SECONDS = env.int("PLINTO_LOCKOUT_SECONDS", default=15 * 60)

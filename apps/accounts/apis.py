@@ -1,0 +1,271 @@
+"""REST interface of accounts: /api/v1/auth/*, /api/v1/sessions, /.well-known/*. Thin: HTTP ↔ services."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.db import transaction
+from django.http import JsonResponse
+from django.utils.decorators import method_decorator
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts import selectors
+from apps.accounts.errors import InvalidCredentials, ReauthenticationRequired
+from apps.accounts.models import User, UserSession
+from apps.accounts.services import sessions as session_services
+from apps.accounts.services import signin as signin_services
+from apps.accounts.services.tokens import AccessClaims, jwks
+from apps.accounts.services.users import user_password_change, user_record_signout, user_signup
+from apps.core.errors import NotAuthenticated
+from apps.core.http import client_ip
+from apps.core.ratelimit import enforce
+
+non_atomic = method_decorator(transaction.non_atomic_requests, name="dispatch")
+
+
+class TokensSerializer(serializers.Serializer):
+    access_token = serializers.CharField()
+    refresh_token = serializers.CharField()
+    token_type = serializers.CharField()
+    expires_in = serializers.IntegerField()
+
+
+class UserSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    email = serializers.EmailField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    display_name = serializers.CharField()
+    locale = serializers.CharField()
+    timezone = serializers.CharField()
+    metadata = serializers.JSONField()
+    email_verified = serializers.BooleanField()
+    mfa_enabled = serializers.BooleanField()
+    organizations = serializers.ListField(child=serializers.DictField())
+    created_at = serializers.DateTimeField()
+
+    def to_representation(self, user: User) -> dict:
+        return super().to_representation(selectors.user_profile(user=user))
+
+
+AuthResultSerializer = inline_serializer("AuthResult", {"user": UserSerializer(), "tokens": TokensSerializer()})
+
+
+def current_session(request: Request) -> UserSession:
+    """The session behind this request's access token; cookie sessions have none."""
+    if not isinstance(request.auth, AccessClaims):
+        raise NotAuthenticated("This endpoint needs an access token (Authorization: Bearer …).")
+    return selectors.session_get(user=request.user, session_id=request.auth.session_id)
+
+
+class SignupApi(APIView):
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField(max_length=254)
+        password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
+        first_name = serializers.CharField(max_length=150, required=False, default="")
+        last_name = serializers.CharField(max_length=150, required=False, default="")
+
+    @extend_schema(request=InputSerializer, responses={201: AuthResultSerializer}, auth=[],
+                   summary="Create an account (and sign in, unless verification is mandatory)")
+    def post(self, request: Request) -> Response:
+        enforce(request, "SIGNUP", client_ip(request) or "-")
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        candidate = User(email=data["email"], first_name=data["first_name"], last_name=data["last_name"])
+        try:
+            password_validation.validate_password(data["password"], user=candidate)
+        except Exception as exc:  # noqa: BLE001 - Django's ValidationError, reported per field below
+            raise serializers.ValidationError({"password": list(getattr(exc, "messages", [str(exc)]))}) from None
+        user = user_signup(request=request._request, email=data["email"], password=data["password"],
+                           first_name=data["first_name"], last_name=data["last_name"])
+        if settings.ACCOUNT_EMAIL_VERIFICATION == "mandatory":
+            return Response({"user": UserSerializer(user).data, "verification_required": True},
+                            status=status.HTTP_201_CREATED)
+        result = signin_services.signin_complete(user=user, amr=["pwd"], method="signup")
+        return Response({"user": UserSerializer(user).data, "tokens": result.tokens.as_response()},
+                        status=status.HTTP_201_CREATED)
+
+
+@non_atomic  # failed attempts and lockouts must be recorded although the answer is an error
+class SigninApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.CharField(max_length=254)
+        password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+    @extend_schema(request=InputSerializer, responses={200: AuthResultSerializer}, auth=[],
+                   summary="Sign in with e-mail and password")
+    def post(self, request: Request) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        email = payload.validated_data["email"]
+        enforce(request, "SIGNIN", email.strip().lower(), client_ip(request) or "-")
+        if len(payload.validated_data["password"]) > 128:
+            raise InvalidCredentials("E-mail or password is incorrect.")
+        result = signin_services.signin_with_password(email=email, password=payload.validated_data["password"])
+        return Response({"user": UserSerializer(result.user).data, "tokens": result.tokens.as_response()})
+
+
+@non_atomic  # a reused token's revocation must commit although the answer is 401
+class RefreshApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class InputSerializer(serializers.Serializer):
+        refresh_token = serializers.CharField(max_length=512)
+
+    @extend_schema(request=InputSerializer, auth=[], summary="Rotate a refresh token for a new token pair",
+                   responses={200: inline_serializer("RefreshResult", {"tokens": TokensSerializer()})})
+    def post(self, request: Request) -> Response:
+        enforce(request, "REFRESH", client_ip(request) or "-")
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        _, tokens = session_services.session_refresh(refresh_token=payload.validated_data["refresh_token"])
+        return Response({"tokens": tokens.as_response()})
+
+
+class SignoutApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        all = serializers.BooleanField(required=False, default=False)
+
+    @extend_schema(request=InputSerializer, responses={204: None},
+                   summary="End the current session, or every session of the user with {all: true}")
+    def post(self, request: Request) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        session = current_session(request)
+        if payload.validated_data["all"]:
+            session_services.session_revoke_all(user=request.user, reason="signed_out_everywhere", actor=request.user)
+        else:
+            session_services.session_revoke(session=session, reason="signed_out", actor=request.user)
+        user_record_signout(user=request.user, method="token", session_id=str(session.pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeApi(APIView):
+    @extend_schema(responses={200: UserSerializer}, summary="The signed-in user")
+    def get(self, request: Request) -> Response:
+        return Response(UserSerializer(request.user).data)
+
+
+class PasswordChangeApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        current_password = serializers.CharField(max_length=4096, trim_whitespace=False)
+        new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+    @extend_schema(request=InputSerializer, responses={200: inline_serializer("PasswordChanged", {
+        "sessions_revoked": serializers.IntegerField()})}, summary="Change password; other sessions end")
+    def post(self, request: Request) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        keep = request.auth.session_id if isinstance(request.auth, AccessClaims) else None
+        revoked = user_password_change(user=request.user, current_password=payload.validated_data["current_password"],
+                                       new_password=payload.validated_data["new_password"], keep_session_id=keep)
+        return Response({"sessions_revoked": revoked})
+
+
+class ReauthenticateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+    @extend_schema(request=InputSerializer, responses={200: inline_serializer("Reauthenticated", {
+        "reauthenticated_until": serializers.DateTimeField()})},
+        summary="Prove identity again; sensitive actions are allowed for 10 minutes")
+    def post(self, request: Request) -> Response:
+        session = current_session(request)
+        enforce(request, "REAUTHENTICATE", str(session.pk))
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        if not request.user.check_password(payload.validated_data["password"]):
+            raise InvalidCredentials("The password is incorrect.")
+        session_services.session_mark_reauthenticated(session=session, method="pwd")
+        return Response({"reauthenticated_until": selectors.session_reauthenticated_until(session=session)})
+
+
+def require_recent_authentication(request: Request) -> None:
+    """Guard for sensitive actions (API.md): the session must have authenticated within 10 minutes."""
+    if not session_services.session_recently_authenticated(current_session(request)):
+        raise ReauthenticationRequired("Sign in again (POST /api/v1/auth/reauthenticate) to do this.")
+
+
+class SessionSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    ip = serializers.IPAddressField(allow_null=True)
+    user_agent = serializers.CharField()
+    device = serializers.DictField()
+    amr = serializers.ListField(child=serializers.CharField())
+    created_at = serializers.DateTimeField()
+    last_activity_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    is_current = serializers.SerializerMethodField()
+
+    def get_is_current(self, session: UserSession) -> bool:
+        return str(session.pk) == str(self.context.get("current_session_id"))
+
+
+def _session_context(request: Request) -> dict:
+    return {"current_session_id": request.auth.session_id if isinstance(request.auth, AccessClaims) else None}
+
+
+class SessionListApi(APIView):
+    @extend_schema(responses={200: inline_serializer("SessionList", {
+        "results": SessionSerializer(many=True), "next_cursor": serializers.CharField(allow_null=True)})},
+        summary="My active sessions", operation_id="sessions_list")
+    def get(self, request: Request) -> Response:
+        sessions = selectors.session_list_active(user=request.user)
+        return Response({"results": SessionSerializer(sessions, many=True, context=_session_context(request)).data,
+                         "next_cursor": None})
+
+    @extend_schema(responses={200: inline_serializer("SessionsRevoked", {"revoked": serializers.IntegerField()})},
+                   summary="End every session except the current one", operation_id="sessions_revoke_others")
+    def delete(self, request: Request) -> Response:
+        keep = request.auth.session_id if isinstance(request.auth, AccessClaims) else None
+        revoked = session_services.session_revoke_all(user=request.user, reason="revoked_by_user",
+                                                      actor=request.user, keep=keep)
+        return Response({"revoked": revoked})
+
+
+class SessionDetailApi(APIView):
+    @extend_schema(responses={200: SessionSerializer}, summary="One of my sessions", operation_id="sessions_get")
+    def get(self, request: Request, session_id: str) -> Response:
+        session = selectors.session_get(user=request.user, session_id=session_id, active_only=True)
+        return Response(SessionSerializer(session, context=_session_context(request)).data)
+
+    @extend_schema(responses={204: None}, summary="End one of my sessions", operation_id="sessions_revoke")
+    def delete(self, request: Request, session_id: str) -> Response:
+        session = selectors.session_get(user=request.user, session_id=session_id, active_only=True)
+        session_services.session_revoke(session=session, reason="revoked_by_user", actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(exclude=True)
+def jwks_view(request) -> JsonResponse:  # noqa: ANN001
+    response = JsonResponse(jwks())
+    response["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@extend_schema(exclude=True)
+def openid_configuration_view(request) -> JsonResponse:  # noqa: ANN001
+    """Discovery for token verifiers: only what exists (no OIDC authorization endpoints yet)."""
+    base = settings.PUBLIC_URL.rstrip("/")
+    return JsonResponse({
+        "issuer": settings.JWT_ISSUER,
+        "jwks_uri": f"{base}/.well-known/jwks.json",
+        "token_endpoint": f"{base}/api/v1/auth/refresh",
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "grant_types_supported": ["refresh_token", "password"],
+        "subject_types_supported": ["public"],
+        "claims_supported": ["iss", "aud", "sub", "sid", "jti", "iat", "exp", "auth_time", "amr", "org"],
+    })

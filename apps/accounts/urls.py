@@ -1,0 +1,22 @@
+from django.urls import path
+
+from apps.accounts import apis
+
+urlpatterns = [
+    path("auth/signup", apis.SignupApi.as_view(), name="auth-signup"),
+    path("auth/signin", apis.SigninApi.as_view(), name="auth-signin"),
+    path("auth/login", apis.SigninApi.as_view(), name="auth-login"),
+    path("auth/refresh", apis.RefreshApi.as_view(), name="auth-refresh"),
+    path("auth/signout", apis.SignoutApi.as_view(), name="auth-signout"),
+    path("auth/logout", apis.SignoutApi.as_view(), name="auth-logout"),
+    path("auth/me", apis.MeApi.as_view(), name="auth-me"),
+    path("auth/reauthenticate", apis.ReauthenticateApi.as_view(), name="auth-reauthenticate"),
+    path("auth/password/change", apis.PasswordChangeApi.as_view(), name="auth-password-change"),
+    path("sessions", apis.SessionListApi.as_view(), name="sessions"),
+    path("sessions/<str:session_id>", apis.SessionDetailApi.as_view(), name="session-detail"),
+]
+
+well_known_urlpatterns = [
+    path(".well-known/jwks.json", apis.jwks_view, name="jwks"),
+    path(".well-known/openid-configuration", apis.openid_configuration_view, name="openid-configuration"),
+]

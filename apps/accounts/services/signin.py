@@ -73,7 +73,9 @@ def _failure_window() -> RateLimitItemPerSecond:
 def _record_failure(*, email: str, user: User | None, reason: str) -> None:
     """Count a failure for the e-mail; past the threshold, lock it (and tell the owner, if any)."""
     user_record_signin_failure(email=email, method="password", reason=reason, user=user)
-    if MovingWindowRateLimiter(storage()).hit(_failure_window(), "signin-failures", _email_key(email)):
+    limiter, window = MovingWindowRateLimiter(storage()), _failure_window()
+    limiter.hit(window, "signin-failures", _email_key(email))
+    if limiter.get_window_stats(window, "signin-failures", _email_key(email)).remaining > 0:
         return
     locked_until = time.time() + settings.LOCKOUT_SECONDS
     cache.set(_lock_key(email), locked_until, timeout=settings.LOCKOUT_SECONDS)

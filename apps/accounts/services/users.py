@@ -44,6 +44,10 @@ def user_record_update(*, user: User, before: User | None, actor: User | None, s
     changes = user_changes(before, user)
     if changes:
         emit(action="user.updated", actor=actor, target=user, changes=changes, metadata={"source": source})
+    if changes.get("is_active") == [True, False]:
+        from apps.accounts.services.sessions import session_revoke_all
+
+        session_revoke_all(user=user, reason="user_suspended", actor=actor)
 
 
 @transaction.atomic

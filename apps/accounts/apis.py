@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.db import transaction
@@ -17,6 +19,7 @@ from rest_framework.views import APIView
 from apps.accounts import selectors
 from apps.accounts.errors import InvalidCredentials, ReauthenticationRequired
 from apps.accounts.models import User, UserSession
+from apps.accounts.services import recovery
 from apps.accounts.services import sessions as session_services
 from apps.accounts.services import signin as signin_services
 from apps.accounts.services.tokens import AccessClaims, jwks
@@ -269,3 +272,117 @@ def openid_configuration_view(request) -> JsonResponse:  # noqa: ANN001
         "subject_types_supported": ["public"],
         "claims_supported": ["iss", "aud", "sub", "sid", "jti", "iat", "exp", "auth_time", "amr", "org"],
     })
+
+
+ACCEPTED = inline_serializer("Accepted", {"detail": serializers.CharField()})
+
+
+class PasswordForgotApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField(max_length=254)
+
+    @extend_schema(request=InputSerializer, responses={202: ACCEPTED}, auth=[],
+                   summary="E-mail a password reset link (202 whether or not the account exists)")
+    def post(self, request: Request) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        email = payload.validated_data["email"]
+        enforce(request, "PASSWORD_RESET", email.strip().lower())
+        recovery.password_reset_request(request=request._request, email=email)
+        return Response({"detail": "If an account uses this address, a reset link is on its way."},
+                        status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class InputSerializer(serializers.Serializer):
+        token = serializers.CharField(max_length=200)
+        new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+    @extend_schema(request=InputSerializer, auth=[], summary="Set a new password with the e-mailed token",
+                   responses={200: ACCEPTED})
+    def post(self, request: Request) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        recovery.password_reset_complete(request=request._request, token=payload.validated_data["token"],
+                                         new_password=payload.validated_data["new_password"])
+        return Response({"detail": "Password changed; every session has been signed out."})
+
+
+class EmailVerifyApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class InputSerializer(serializers.Serializer):
+        token = serializers.CharField(max_length=300)
+
+    @extend_schema(request=InputSerializer, auth=[], summary="Verify an e-mail address with the e-mailed token",
+                   responses={200: inline_serializer("EmailVerified", {"email": serializers.EmailField()})})
+    def post(self, request: Request) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        address = recovery.email_verify(request=request._request, token=payload.validated_data["token"])
+        return Response({"email": address.email})
+
+
+class EmailResendVerificationApi(APIView):
+    @extend_schema(request=None, responses={202: ACCEPTED}, summary="Send the verification e-mail again")
+    def post(self, request: Request) -> Response:
+        enforce(request, "VERIFICATION_RESEND", str(request.user.pk))
+        sent = recovery.email_verification_resend(request=request._request, user=request.user)
+        detail = "Verification e-mail sent." if sent else "Every address of this account is already verified."
+        return Response({"detail": detail}, status=status.HTTP_202_ACCEPTED)
+
+
+def _redirect_allowed(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("https", "http") and f"{parts.scheme}://{parts.netloc}" in \
+        settings.PLINTO_REDIRECT_ALLOWED_ORIGINS
+
+
+class MagicLinkApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField(max_length=254)
+        redirect_url = serializers.URLField(required=False, max_length=2000)
+
+        def validate_redirect_url(self, value: str) -> str:
+            if not _redirect_allowed(value):
+                raise serializers.ValidationError("This origin is not in PLINTO_REDIRECT_ALLOWED_ORIGINS.",
+                                                  code="redirect_not_allowed")
+            return value
+
+    @extend_schema(request=InputSerializer, responses={202: ACCEPTED}, auth=[],
+                   summary="E-mail a single-use sign-in link (202 whether or not the account exists)")
+    def post(self, request: Request) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        enforce(request, "MAGIC_LINK", payload.validated_data["email"].strip().lower())
+        recovery.magic_link_request(email=payload.validated_data["email"],
+                                    redirect_url=payload.validated_data.get("redirect_url"))
+        return Response({"detail": "If an account uses this address, a sign-in link is on its way."},
+                        status=status.HTTP_202_ACCEPTED)
+
+
+class MagicLinkVerifyApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class InputSerializer(serializers.Serializer):
+        token = serializers.CharField(max_length=500)
+
+    @extend_schema(request=InputSerializer, responses={200: AuthResultSerializer}, auth=[],
+                   summary="Sign in with a magic-link token")
+    def post(self, request: Request) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        user = recovery.magic_link_consume(token=payload.validated_data["token"])
+        result = signin_services.signin_complete(user=user, amr=["email"], method="magic_link")
+        return Response({"user": UserSerializer(result.user).data, "tokens": result.tokens.as_response()})

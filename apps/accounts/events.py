@@ -24,3 +24,9 @@ declare(
     EventType(name="session.refresh_reused", description="An already-rotated refresh token was presented; "
               "the whole session was revoked.", fields=("session_id",)),
 )
+
+declare(
+    EventType(name="user.imported", description="A user was created by a migration import (manage.py import_users "
+              "or the admin); source is the export format, hasher the algorithm of the imported password hash.",
+              fields=("source", "hasher", "external_id")),
+)

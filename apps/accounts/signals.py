@@ -1,11 +1,13 @@
-"""Django's own auth signals (admin sign-in through the session) handed to services in one line each."""
+"""Django's and allauth's signals handed to our services, one line each (STYLE.md: signals only as inbound hooks)."""
 
 from typing import Any
 
+from allauth.account import signals as allauth_signals
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
 from apps.accounts import services
+from apps.accounts.services import recovery
 
 
 @receiver(user_logged_in, dispatch_uid="accounts.audit_signed_in")
@@ -23,3 +25,13 @@ def _signin_failed(sender: Any, credentials: dict[str, Any], request: Any = None
 def _signed_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is not None:
         services.user_record_signout(user=user, method="session")
+
+
+@receiver(allauth_signals.password_reset, dispatch_uid="accounts.password_reset")
+def _password_reset(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    recovery.user_password_was_reset(user=user)
+
+
+@receiver(allauth_signals.email_confirmed, dispatch_uid="accounts.email_confirmed")
+def _email_confirmed(sender: Any, request: Any, email_address: Any, **kwargs: Any) -> None:
+    recovery.user_email_was_verified(email_address=email_address)

@@ -132,6 +132,7 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "audit-verify-chains": {
         "task": "apps.audit.tasks.audit_chains_verify_task",
@@ -156,6 +157,11 @@ ACCOUNT_UNIQUE_EMAIL = True
 # `optional`: sign-in allowed before verification (email_verified false); `mandatory`: not.
 ACCOUNT_EMAIL_VERIFICATION = env.str("PLINTO_EMAIL_VERIFICATION", default="optional")
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = 2  # verification links live 48 h
+PASSWORD_RESET_TIMEOUT = 3600  # reset links live 1 h (and die with the password they reset)
+MAGIC_LINK_TTL_SECONDS = 15 * 60
+# Origins an API caller may send e-mailed links to (magic link redirect_url); empty = only Plinto's pages.
+PLINTO_REDIRECT_ALLOWED_ORIGINS = env.list("PLINTO_REDIRECT_ALLOWED_ORIGINS", default=[])
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
 ACCOUNT_LOGIN_BY_CODE_ENABLED = True
 ACCOUNT_PREVENT_ENUMERATION = True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import zoneinfo
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -23,7 +25,14 @@ from apps.accounts.services import recovery
 from apps.accounts.services import sessions as session_services
 from apps.accounts.services import signin as signin_services
 from apps.accounts.services.tokens import AccessClaims, jwks
-from apps.accounts.services.users import user_password_change, user_record_signout, user_signup
+from apps.accounts.services.users import (
+    user_delete,
+    user_password_change,
+    user_profile_update,
+    user_record_signout,
+    user_signup,
+)
+from apps.audit.services import emit
 from apps.core.errors import NotAuthenticated
 from apps.core.http import client_ip
 from apps.core.ratelimit import enforce
@@ -386,3 +395,63 @@ class MagicLinkVerifyApi(APIView):
         user = recovery.magic_link_consume(token=payload.validated_data["token"])
         result = signin_services.signin_complete(user=user, amr=["email"], method="magic_link")
         return Response({"user": UserSerializer(result.user).data, "tokens": result.tokens.as_response()})
+
+
+class UserMeApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+        last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+        display_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+        locale = serializers.RegexField(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35, required=False,
+                                        allow_blank=True)
+        timezone = serializers.CharField(max_length=64, required=False, allow_blank=True)
+        metadata = serializers.DictField(required=False)
+
+        def validate_timezone(self, value: str) -> str:
+            if value and value not in zoneinfo.available_timezones():
+                raise serializers.ValidationError("Not an IANA time zone (e.g. Europe/Paris).", code="invalid")
+            return value
+
+        def validate_metadata(self, value: dict) -> dict:
+            if len(json.dumps(value)) > 8192:
+                raise serializers.ValidationError("Metadata is limited to 8 KiB of JSON.", code="max_length")
+            return value
+
+    @extend_schema(responses={200: UserSerializer}, summary="My profile")
+    def get(self, request: Request) -> Response:
+        return Response(UserSerializer(request.user).data)
+
+    @extend_schema(request=InputSerializer, responses={200: UserSerializer}, summary="Update my profile")
+    def patch(self, request: Request) -> Response:
+        payload = self.InputSerializer(data=request.data, partial=True)
+        payload.is_valid(raise_exception=True)
+        user = user_profile_update(user=request.user, data=payload.validated_data)
+        return Response(UserSerializer(user).data)
+
+    @extend_schema(responses={204: None}, summary="Delete my account (needs recent authentication)")
+    def delete(self, request: Request) -> Response:
+        require_recent_authentication(request)
+        user_delete(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UserMeExportApi(APIView):
+    @extend_schema(responses={200: inline_serializer("UserExport", {"profile": serializers.DictField()})},
+                   summary="Download all my personal data as JSON")
+    def get(self, request: Request) -> Response:
+        data = selectors.user_export(user=request.user)
+        emit(action="user.data_exported", actor=request.user, target=request.user)
+        response = Response(data)
+        response["Content-Disposition"] = 'attachment; filename="plinto-personal-data.json"'
+        return response
+
+
+class UserDetailApi(APIView):
+    @extend_schema(responses={200: inline_serializer("PublicUser", {
+        "id": serializers.UUIDField(), "email": serializers.EmailField(), "display_name": serializers.CharField(),
+        "first_name": serializers.CharField(), "last_name": serializers.CharField()})},
+        summary="A user I may see: myself, or someone sharing an organization with me")
+    def get(self, request: Request, user_id: str) -> Response:
+        user = selectors.user_get_visible(viewer=request.user, user_id=user_id)
+        return Response({"id": user.pk, "email": user.email, "first_name": user.first_name,
+                         "last_name": user.last_name, "display_name": user.display_name or user.get_full_name()})

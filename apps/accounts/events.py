@@ -5,6 +5,8 @@ declare(
               fields=("source",), subscribable=True),
     EventType(name="user.updated", description="A user's profile or state was changed (changes lists old and new).",
               fields=("source",), subscribable=True),
+    EventType(name="user.deleted", description="A user account was deleted.", fields=("source",), subscribable=True),
+    EventType(name="user.data_exported", description="A user downloaded all their personal data.", fields=()),
     EventType(name="user.signed_up", description="A person created an account.", fields=("method",),
               subscribable=True),
     EventType(name="user.signed_in", description="A user signed in.", fields=("method", "session_id"),

@@ -62,3 +62,37 @@ def session_get(*, user: User, session_id: uuid.UUID | str, active_only: bool = 
 
 def session_reauthenticated_until(*, session: UserSession) -> datetime:
     return session.auth_time + timedelta(seconds=settings.REAUTHENTICATION_WINDOW_SECONDS)
+
+
+def user_export(*, user: User) -> dict[str, Any]:
+    """Everything Plinto holds about a person (GDPR art. 15/20), as plain JSON-ready data."""
+    from allauth.account.models import EmailAddress
+    from allauth.socialaccount.models import SocialAccount
+
+    from apps.audit.models import AuditEvent
+
+    profile = user_profile(user=user)
+    return {
+        "profile": {**profile.__dict__, "id": str(profile.id), "created_at": profile.created_at.isoformat()},
+        "email_addresses": list(EmailAddress.objects.filter(user=user).values("email", "verified", "primary")),
+        "social_accounts": list(SocialAccount.objects.filter(user=user).values("provider", "uid", "date_joined")),
+        "sessions": list(UserSession.objects.filter(user=user).values(
+            "id", "ip", "user_agent", "device", "amr", "created_at", "last_activity_at", "expires_at",
+            "revoked_at", "revoke_reason")),
+        "activity": list(AuditEvent.objects.filter(actor_id=str(user.pk)).order_by("-occurred_at").values(
+            "occurred_at", "action", "outcome", "ip", "user_agent", "organization_id")[:10_000]),
+    }
+
+
+def user_get_visible(*, viewer: User, user_id: uuid.UUID | str) -> User:
+    """A user the viewer may see (self, staff, or an app's rule such as a shared organization), else 404."""
+    from apps.accounts import hooks
+    from apps.core.errors import ResourceNotFound
+
+    try:
+        user = User.objects.filter(pk=user_id, is_active=True).first()
+    except ValidationError:
+        user = None
+    if user is None or not hooks.may_see_user(viewer, user):
+        raise ResourceNotFound("No such user.")
+    return user

@@ -20,6 +20,9 @@ urlpatterns = [
          name="auth-email-resend-verification"),
     path("auth/magic-link", apis.MagicLinkApi.as_view(), name="auth-magic-link"),
     path("auth/magic-link/verify", apis.MagicLinkVerifyApi.as_view(), name="auth-magic-link-verify"),
+    path("users/me", apis.UserMeApi.as_view(), name="users-me"),
+    path("users/me/export", apis.UserMeExportApi.as_view(), name="users-me-export"),
+    path("users/<str:user_id>", apis.UserDetailApi.as_view(), name="user-detail"),
     path("sessions", apis.SessionListApi.as_view(), name="sessions"),
     path("sessions/<str:session_id>", apis.SessionDetailApi.as_view(), name="session-detail"),
 ]

@@ -103,3 +103,35 @@ def user_password_change(*, user: User, current_password: str, new_password: str
     user.save(update_fields=["password", "updated_at"])
     emit(action="user.password_changed", actor=user, target=user, metadata={"method": "api"})
     return session_revoke_all(user=user, reason="password_changed", actor=user, keep=keep_session_id)
+
+
+PROFILE_FIELDS = ("first_name", "last_name", "display_name", "locale", "timezone", "metadata")
+
+
+@transaction.atomic
+def user_profile_update(*, user: User, data: dict[str, Any]) -> User:
+    changes = {name: [getattr(user, name), value] for name, value in data.items()
+               if name in PROFILE_FIELDS and getattr(user, name) != value}
+    if not changes:
+        return user
+    for name, (_, new) in changes.items():
+        setattr(user, name, new)
+    user.full_clean(exclude=["password"])
+    user.save(update_fields=[*changes, "updated_at"])
+    emit(action="user.updated", actor=user, target=user, changes=changes, metadata={"source": "api"})
+    return user
+
+
+@transaction.atomic
+def user_delete(*, user: User) -> None:
+    """Delete the account for good (sessions, tokens and e-mail addresses with it); the audit trail keeps
+    its snapshot. Refused while a higher app objects (e.g. the user is an organization's sole owner)."""
+    from apps.accounts import hooks
+    from apps.core.errors import Conflict
+
+    blockers = hooks.deletion_blockers(user)
+    if blockers:
+        raise Conflict("The account cannot be deleted yet: " + "; ".join(blockers) + ".",
+                       extra={"blockers": blockers})
+    emit(action="user.deleted", actor=user, target=user, metadata={"source": "api"})
+    user.delete()

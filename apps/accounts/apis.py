@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from apps.accounts import selectors
 from apps.accounts.errors import InvalidCredentials, ReauthenticationRequired
 from apps.accounts.models import User, UserSession
-from apps.accounts.services import recovery
+from apps.accounts.services import recovery, social
 from apps.accounts.services import sessions as session_services
 from apps.accounts.services import signin as signin_services
 from apps.accounts.services.tokens import AccessClaims, jwks
@@ -455,3 +455,32 @@ class UserDetailApi(APIView):
         user = selectors.user_get_visible(viewer=request.user, user_id=user_id)
         return Response({"id": user.pk, "email": user.email, "first_name": user.first_name,
                          "last_name": user.last_name, "display_name": user.display_name or user.get_full_name()})
+
+
+class OAuthProviderListApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(auth=[], summary="Social sign-in providers configured on this installation",
+                   responses={200: inline_serializer("OAuthProvider", {"id": serializers.CharField(),
+                                                                        "name": serializers.CharField()}, many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(social.social_providers(request=request._request))
+
+
+class OAuthAccountListApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        provider = serializers.CharField()
+        uid = serializers.CharField()
+        date_joined = serializers.DateTimeField()
+        last_login = serializers.DateTimeField()
+
+    @extend_schema(responses={200: OutputSerializer(many=True)}, summary="My linked social accounts")
+    def get(self, request: Request) -> Response:
+        return Response(self.OutputSerializer(social.social_accounts(user=request.user), many=True).data)
+
+
+class OAuthAccountDetailApi(APIView):
+    @extend_schema(responses={204: None}, summary="Unlink a social account (not the last way to sign in)")
+    def delete(self, request: Request, provider: str) -> Response:
+        social.social_account_unlink(request=request._request, user=request.user, provider=provider)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -7,6 +7,8 @@ declare(
               fields=("source",), subscribable=True),
     EventType(name="user.deleted", description="A user account was deleted.", fields=("source",), subscribable=True),
     EventType(name="user.data_exported", description="A user downloaded all their personal data.", fields=()),
+    EventType(name="user.social_linked", description="A social sign-in account was linked.", fields=("provider",)),
+    EventType(name="user.social_unlinked", description="A social sign-in account was unlinked.", fields=("provider",)),
     EventType(name="user.signed_up", description="A person created an account.", fields=("method",),
               subscribable=True),
     EventType(name="user.signed_in", description="A user signed in.", fields=("method", "session_id"),

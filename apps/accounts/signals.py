@@ -3,11 +3,12 @@
 from typing import Any
 
 from allauth.account import signals as allauth_signals
+from allauth.socialaccount import signals as social_signals
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
 from apps.accounts import services
-from apps.accounts.services import recovery
+from apps.accounts.services import recovery, social
 
 
 @receiver(user_logged_in, dispatch_uid="accounts.audit_signed_in")
@@ -35,3 +36,8 @@ def _password_reset(sender: Any, request: Any, user: Any, **kwargs: Any) -> None
 @receiver(allauth_signals.email_confirmed, dispatch_uid="accounts.email_confirmed")
 def _email_confirmed(sender: Any, request: Any, email_address: Any, **kwargs: Any) -> None:
     recovery.user_email_was_verified(email_address=email_address)
+
+
+@receiver(social_signals.social_account_added, dispatch_uid="accounts.social_linked")
+def _social_linked(sender: Any, request: Any, sociallogin: Any, **kwargs: Any) -> None:
+    social.social_account_was_linked(account=sociallogin.account)

@@ -4,6 +4,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.http import HttpRequest
 
 from apps.accounts import services
+from apps.accounts.importers import users_import_admin_action
 from apps.accounts.models import User
 
 
@@ -27,6 +28,7 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("is_active", "is_staff", "is_superuser", "date_joined")
     search_fields = ("email", "first_name", "last_name")
     ordering = ("email",)
+    actions = [users_import_admin_action]
     readonly_fields = ("id", "date_joined", "last_login", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("id", "email", "password")}),

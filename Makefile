@@ -59,7 +59,7 @@ schema: $(STAMP)
 check-deploy: $(STAMP)
 	DJANGO_SETTINGS_MODULE=plinto.settings.production \
 	DJANGO_SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
-	DJANGO_ALLOWED_HOSTS=plinto.example.com DATABASE_URL=$(TEST_DATABASE_URL) \
+	DJANGO_ALLOWED_HOSTS=plinto.example.com DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 	FIELD_ENCRYPTION_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
 		$(PY) manage.py check --deploy --fail-level WARNING
 

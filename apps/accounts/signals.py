@@ -8,12 +8,12 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 
 from apps.accounts import services
-from apps.accounts.services import recovery, social
+from apps.accounts.services import browser, recovery, social
 
 
 @receiver(user_logged_in, dispatch_uid="accounts.audit_signed_in")
 def _signed_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
-    services.user_record_signin(user=user, method="session")
+    browser.browser_signed_in(request=request, user=user)
 
 
 @receiver(user_login_failed, dispatch_uid="accounts.audit_signin_failed")
@@ -25,7 +25,7 @@ def _signin_failed(sender: Any, credentials: dict[str, Any], request: Any = None
 @receiver(user_logged_out, dispatch_uid="accounts.audit_signed_out")
 def _signed_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is not None:
-        services.user_record_signout(user=user, method="session")
+        browser.browser_signed_out(request=request, user=user)
 
 
 @receiver(allauth_signals.password_reset, dispatch_uid="accounts.password_reset")

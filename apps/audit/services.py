@@ -56,7 +56,8 @@ class Target:
 
 
 def chain_key_for(organization_id: uuid.UUID | str | None) -> str:
-    return str(organization_id) if organization_id else PLATFORM_CHAIN
+    # Canonical form, so "ABC…" and UUID("abc…") never open two chains for one organization.
+    return str(uuid.UUID(str(organization_id))) if organization_id else PLATFORM_CHAIN
 
 
 def emit(

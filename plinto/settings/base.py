@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.accounts.middleware.SessionRevocationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -184,6 +185,10 @@ SOCIALACCOUNT_PROVIDERS = {
     if env.str(f"{prefix}_CLIENT_ID", default="")
 }
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Plinto <no-reply@plinto.localhost>")
+# Outgoing mail: EMAIL_URL such as smtp+tls://user:password@smtp.example.com:587 (django-environ).
+vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
+ACCOUNT_ADAPTER = "apps.accounts.adapters.AccountAdapter"  # e-mails rendered by us, sent by a Celery task
+ACCOUNT_EMAIL_NOTIFICATIONS = True  # password changed, e-mail changed… notices
 # New hashes: Argon2id with OWASP's parameters (19 MiB, t=2, p=1), read at every hash. The other hashers
 # only verify hashes we inherited (legacy bcrypt, imports); they are re-hashed at the next sign-in.
 PASSWORD_ARGON2 = {
@@ -221,7 +226,6 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("PLINTO_MAX_REQUEST_BYTES", default=1024 *
 # Secrets at rest (apps.core.crypto): Fernet keys, newest first. Without it the embedded default
 # generates a key file under VAR_DIR; production refuses to start.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
-FIELD_ENCRYPTION_KEY_FILE = VAR_DIR / "field-encryption.keys"
 
 # --- i18n, static -----------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -29,4 +29,5 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or _generated_secret(
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[]) or [
     _generated_secret(VAR_DIR / "field-encryption.keys", lambda: Fernet.generate_key().decode())
 ]
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+if not env.str("EMAIL_URL", default=""):
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"  # e-mails appear in the terminal

@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from apps.accounts.models import User
+from apps.accounts.models import User, UserSession
 from apps.audit.models import AuditEvent
 from apps.audit.services import emit
 from tests.accounts.factories import UserFactory
@@ -31,7 +31,8 @@ def test_signing_in_to_the_admin_is_audited_with_request_context(operator: User)
     event = AuditEvent.objects.get(action="user.signed_in")
     assert (event.actor_id, event.user_agent, event.request_id, event.ip) == \
         (str(operator.pk), "Firefox/130", "login-1", "127.0.0.1")
-    assert event.metadata == {"method": "session"}
+    assert event.metadata == {"method": "browser", "session_id": event.metadata["session_id"]}
+    assert UserSession.objects.get(pk=event.metadata["session_id"]).user == operator
 
 
 def test_failed_admin_sign_in_is_audited_as_failure(operator: User) -> None:

@@ -263,7 +263,7 @@ def test_event_types_api_lists_the_catalog(user_client: APIClient) -> None:
     assert response.status_code == 200
     by_name = {t["name"]: t for t in response.json()}
     assert by_name["user.signed_in"] == {
-        "name": "user.signed_in", "description": "A user signed in.", "fields": ["method"],
+        "name": "user.signed_in", "description": "A user signed in.", "fields": ["method", "session_id"],
         "subscribable": False, "realtime": True,
     }
     assert "security.field_keys_rotated" in by_name

@@ -14,18 +14,19 @@ PRODUCTION_ENV = {
     "DJANGO_SECRET_KEY": "k" * 20 + "Zq8-Xv3_Lm9Pw2Rt7Yb4Nc6Hd1Jf5Gs0Ua",
     "DJANGO_ALLOWED_HOSTS": "id.example.com",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/plinto",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
     "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
 }
 
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and k != "REDIS_URL"}
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
     command = [sys.executable, "manage.py", *args]  # our own interpreter and manage.py
     return subprocess.run(command, cwd=ROOT, env={**clean, **env},  # noqa: S603
                           capture_output=True, text=True, timeout=120, check=False)
 
 
-@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL",
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL",
                                      "FIELD_ENCRYPTION_KEYS"])
 def test_production_refuses_to_start_without(missing: str) -> None:
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}

@@ -7,7 +7,6 @@ same e-mails, accept the same tokens and end in the same receivers (apps/account
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 from allauth.account.forms import ResetPasswordForm, default_token_generator
 from allauth.account.internal.flows.email_verification import (
@@ -24,9 +23,9 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
-from django.template.loader import render_to_string
 
 from apps.accounts.models import User
+from apps.accounts.services.notifications import email_send
 from apps.accounts.services.sessions import session_revoke_all
 from apps.audit.services import emit
 from apps.core.errors import ApplicationError, RateLimited
@@ -102,8 +101,6 @@ def email_verification_resend(*, request: HttpRequest, user: User) -> bool:
 
 def magic_link_request(*, email: str, redirect_url: str | None) -> None:
     """E-mail a single-use sign-in link (15 min) if an active account has this address; silent otherwise."""
-    from apps.accounts.tasks import email_send_task
-
     user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
     if user is None:
         return
@@ -112,13 +109,8 @@ def magic_link_request(*, email: str, redirect_url: str | None) -> None:
     token = signing.dumps({"uid": str(user.pk), "nonce": nonce}, salt=MAGIC_LINK_SALT, compress=True)
     base = redirect_url or f"{settings.PUBLIC_URL.rstrip('/')}/accounts/magic-link/"
     link = f"{base}{'&' if '?' in base else '?'}token={token}"
-    context: dict[str, Any] = {"user": user, "link": link, "minutes": settings.MAGIC_LINK_TTL_SECONDS // 60}
-    subject = render_to_string("account/email/magic_link_subject.txt", context).strip()
-    text = render_to_string("account/email/magic_link_message.txt", context)
-    html = render_to_string("account/email/magic_link_message.html", context)
-    transaction.on_commit(lambda: email_send_task.delay(
-        subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}", to=[user.email],
-        from_email=settings.DEFAULT_FROM_EMAIL, text_body=text, html_body=html))
+    email_send(template_prefix="account/email/magic_link", to=user.email,
+               context={"user": user, "link": link, "minutes": settings.MAGIC_LINK_TTL_SECONDS // 60})
 
 
 def magic_link_consume(*, token: str) -> User:

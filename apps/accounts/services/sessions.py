@@ -64,17 +64,22 @@ def _new_refresh_token(session: UserSession) -> tuple[RefreshToken, str]:
     return row, plain
 
 
-@transaction.atomic
-def session_start(*, user: User, amr: list[str]) -> tuple[UserSession, TokenPair]:
-    """Open a session for a user who just proved who they are, and issue its first token pair."""
+def session_open(*, user: User, amr: list[str]) -> UserSession:
+    """Record a sign-in from the current request (device, IP) as a session row."""
     ctx = current_context()
     now = timezone.now()
     user_agent = ctx.user_agent if ctx else ""
-    session = UserSession.objects.create(
+    return UserSession.objects.create(
         user=user, ip=ctx.ip if ctx else None, user_agent=user_agent, device=device_from_user_agent(user_agent),
         amr=amr, auth_time=now, last_activity_at=now,
         expires_at=now + timedelta(seconds=settings.SESSION_ABSOLUTE_TTL_SECONDS),
     )
+
+
+@transaction.atomic
+def session_start(*, user: User, amr: list[str]) -> tuple[UserSession, TokenPair]:
+    """Open a session for a user who just proved who they are, and issue its first token pair."""
+    session = session_open(user=user, amr=amr)
     _, refresh = _new_refresh_token(session)
     access, expires_in = access_token_issue(session=session)
     return session, TokenPair(access, refresh, expires_in)

@@ -82,7 +82,8 @@ def signing_key_current() -> SigningKey:
 def signing_keys_published(kid: str | None = None) -> list[SigningKey]:
     """The current key and every retired key that may still have unexpired tokens out there."""
     horizon = timezone.now() - timedelta(seconds=settings.ACCESS_TOKEN_TTL_SECONDS + LEEWAY_SECONDS)
-    keys = SigningKey.objects.exclude(retired_at__lt=horizon).order_by("-created_at")
+    # The private half stays encrypted in the row: publishing and verifying never decrypt it.
+    keys = SigningKey.objects.exclude(retired_at__lt=horizon).defer("private_key_pem").order_by("-created_at")
     return list(keys.filter(kid=kid) if kid is not None else keys)
 
 

@@ -81,10 +81,16 @@ def user_signup(*, request: Any, email: str, password: str, first_name: str = ""
         raise Conflict("An account with this e-mail address already exists.", extra={"code": "email_taken"})
     user = User.objects.create_user(email, password, first_name=first_name, last_name=last_name)
     setup_user_email(request, user, [])
-    emit(action="user.signed_up", actor=user, target=user, metadata={"method": "password"})
-    user_record_created(user=user, actor=user, source="signup")
+    user_record_signed_up(user=user, method="password")
     send_verification_email_for_user(request, user)
     return user
+
+
+@transaction.atomic
+def user_record_signed_up(*, user: User, method: str) -> None:
+    """Self-service sign-up, from the API or allauth's pages: both events, in the caller's transaction."""
+    emit(action="user.signed_up", actor=user, target=user, metadata={"method": method})
+    user_record_created(user=user, actor=user, source="signup")
 
 
 @transaction.atomic

@@ -3,6 +3,7 @@ from django.urls import include, path
 from django_prometheus.exports import ExportToDjangoView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from apps.accounts import views as account_views
 from apps.accounts.urls import well_known_urlpatterns
 from apps.core.views import health_live, health_ready
 
@@ -17,6 +18,8 @@ urlpatterns = [
     path("health/ready", health_ready, name="health-ready"),
     path("metrics", ExportToDjangoView, name="metrics"),
     path("admin/", admin.site.urls),
+    path("accounts/security/", account_views.security_page, name="account_security"),
+    path("accounts/sessions/", account_views.sessions_page, name="account_sessions"),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,0 +1,87 @@
+"""Security and Sessions pages, with the Django test client."""
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from apps.accounts.models import UserSession
+from tests.accounts.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "correct horse battery staple"
+
+
+def browser_signed_in(email: str, agent: str = "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0") -> Client:
+    client = Client(HTTP_USER_AGENT=agent)
+    response = client.post("/accounts/login/", {"login": email, "password": PASSWORD})
+    assert response.status_code == 302, response.content.decode()[:500]
+    return client
+
+
+def test_security_page_summarises_the_account() -> None:
+    UserFactory(email="sec@example.com")
+    html = browser_signed_in("sec@example.com").get("/accounts/security/").content.decode()
+    assert "Security" in html and "Change password" in html and "1 active session." in html
+
+
+def test_pages_need_a_signed_in_user() -> None:
+    for path in ("/accounts/security/", "/accounts/sessions/"):
+        response = Client().get(path)
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_sessions_page_lists_browser_and_api_sessions_and_marks_this_one() -> None:
+    UserFactory(email="s@example.com")
+    browser = browser_signed_in("s@example.com")
+    APIClient(HTTP_USER_AGENT="curl/8.5").post("/api/v1/auth/signin", {"email": "s@example.com", "password": PASSWORD},
+                                               format="json")
+    html = browser.get("/accounts/sessions/").content.decode()
+    assert "Firefox" in html and "curl" in html and "This browser" in html
+
+
+def test_signing_out_another_session_from_the_page_ends_it_at_once() -> None:
+    UserFactory(email="s2@example.com")
+    browser = browser_signed_in("s2@example.com")
+    tokens = APIClient().post("/api/v1/auth/signin", {"email": "s2@example.com", "password": PASSWORD},
+                              format="json").json()["tokens"]
+    api_session = UserSession.objects.filter(revoked_at__isnull=True).exclude(
+        pk=browser.session["plinto_session_id"]).get()
+    response = browser.post("/accounts/sessions/", {"session_id": str(api_session.pk)})
+    assert response.status_code == 302
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+    assert api.get("/api/v1/auth/me").status_code == 401
+
+
+def test_revoking_a_browser_session_from_the_api_signs_that_browser_out() -> None:
+    UserFactory(email="s3@example.com")
+    browser = browser_signed_in("s3@example.com")
+    assert browser.get("/accounts/security/").status_code == 200
+    tokens = APIClient().post("/api/v1/auth/signin", {"email": "s3@example.com", "password": PASSWORD},
+                              format="json").json()["tokens"]
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+    assert api.delete("/api/v1/sessions").json() == {"revoked": 1}
+    response = browser.get("/accounts/security/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_another_users_session_cannot_be_revoked_from_the_page() -> None:
+    UserFactory(email="victim@example.com")
+    APIClient().post("/api/v1/auth/signin", {"email": "victim@example.com", "password": PASSWORD}, format="json")
+    victim_session = UserSession.objects.get()
+    UserFactory(email="attacker@example.com")
+    attacker = browser_signed_in("attacker@example.com")
+    attacker.post("/accounts/sessions/", {"session_id": str(victim_session.pk)})
+    victim_session.refresh_from_db()
+    assert victim_session.revoked_at is None
+
+
+def test_sign_out_all_others_keeps_this_browser() -> None:
+    UserFactory(email="s4@example.com")
+    browser = browser_signed_in("s4@example.com")
+    for _ in range(2):
+        APIClient().post("/api/v1/auth/signin", {"email": "s4@example.com", "password": PASSWORD}, format="json")
+    browser.post("/accounts/sessions/", {"action": "revoke_others"})
+    assert UserSession.objects.filter(revoked_at__isnull=True).count() == 1
+    assert browser.get("/accounts/sessions/").status_code == 200

@@ -484,3 +484,48 @@ class OAuthAccountDetailApi(APIView):
     def delete(self, request: Request, provider: str) -> Response:
         social.social_account_unlink(request=request._request, user=request.user, provider=provider)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class OAuthAuthorizeApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class InputSerializer(serializers.Serializer):
+        redirect_uri = serializers.URLField(required=False, max_length=2000)
+
+        def validate_redirect_uri(self, value: str) -> str:
+            if not _redirect_allowed(value):
+                raise serializers.ValidationError("This origin is not in PLINTO_REDIRECT_ALLOWED_ORIGINS.",
+                                                  code="redirect_not_allowed")
+            return value
+
+    @extend_schema(request=InputSerializer, auth=[], summary="Start social sign-in: the provider URL to send "
+                   "the browser to", responses={200: inline_serializer("OAuthAuthorization", {
+                       "authorization_url": serializers.URLField(), "state": serializers.CharField()})})
+    def post(self, request: Request, provider: str) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        redirect_uri = payload.validated_data.get("redirect_uri") or \
+            f"{settings.PUBLIC_URL.rstrip('/')}/api/v1/auth/oauth/callback/{provider}"
+        url, state = social.oauth_authorize(request=request._request, provider_id=provider, redirect_uri=redirect_uri)
+        return Response({"authorization_url": url, "state": state})
+
+
+@non_atomic  # no database transaction held open while the provider is called
+class OAuthCallbackApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class InputSerializer(serializers.Serializer):
+        code = serializers.CharField(max_length=2000)
+        state = serializers.CharField(max_length=200)
+
+    @extend_schema(parameters=[InputSerializer], auth=[], responses={200: AuthResultSerializer},
+                   summary="Finish social sign-in with the provider's code and the state")
+    def get(self, request: Request, provider: str) -> Response:
+        payload = self.InputSerializer(data=request.query_params)
+        payload.is_valid(raise_exception=True)
+        enforce(request, "SIGNIN", f"oauth:{provider}", client_ip(request) or "-")
+        user = social.oauth_complete(request=request._request, provider_id=provider, **payload.validated_data)
+        result = signin_services.signin_complete(user=user, amr=["fed"], method=f"oauth_{provider}")
+        return Response({"user": UserSerializer(result.user).data, "tokens": result.tokens.as_response()})

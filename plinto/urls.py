@@ -20,6 +20,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/security/", account_views.security_page, name="account_security"),
     path("accounts/sessions/", account_views.sessions_page, name="account_sessions"),
+    path("accounts/magic-link/", account_views.magic_link_page, name="account_magic_link"),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -17,6 +17,27 @@ from apps.accounts.tasks import email_send_task
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def authenticate(self, request: Any, **credentials: Any) -> Any:
+        """The pages share the API's lockout: same counter per e-mail, same lock, same e-mail to the owner.
+        (The failed attempt itself is audited by the user_login_failed receiver.)"""
+        from django import forms
+
+        from apps.accounts.errors import AccountLocked
+        from apps.accounts.models import User
+        from apps.accounts.services.signin import lockout_check, lockout_clear, lockout_register_failure
+
+        email = str(credentials.get("email") or "")
+        try:
+            lockout_check(email)
+        except AccountLocked as exc:
+            raise forms.ValidationError(exc.detail, code="account_locked") from None
+        user = super().authenticate(request, **credentials)
+        if user is None:
+            lockout_register_failure(email=email, user=User.objects.filter(email__iexact=email.strip()).first())
+        else:
+            lockout_clear(email)
+        return user
+
     def save_user(self, request: Any, user: Any, form: Any, commit: bool = True) -> Any:
         """Sign-up through the pages is audited exactly like sign-up through the API."""
         from apps.accounts.services.users import user_record_signed_up

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -13,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 from apps.accounts import selectors
 from apps.accounts.errors import SessionNotFound
 from apps.accounts.services.browser import SESSION_KEY
+from apps.accounts.services.recovery import InvalidToken, magic_link_consume
 from apps.accounts.services.sessions import session_revoke, session_revoke_all
 
 
@@ -49,3 +52,18 @@ def sessions_page(request: HttpRequest) -> HttpResponse:
     return render(request, "account/sessions.html", {
         "sessions": selectors.session_list_active(user=request.user), "current_id": current_id,
     })
+
+
+@require_http_methods(["GET", "POST"])
+def magic_link_page(request: HttpRequest) -> HttpResponse:
+    """Where e-mailed sign-in links land. GET only asks for a click: mail scanners that follow links
+    must not burn the single-use token; the POST signs the browser in."""
+    token = request.GET.get("token", "")
+    if request.method == "POST":
+        try:
+            user = magic_link_consume(token=request.POST.get("token", ""))
+        except InvalidToken as exc:
+            return render(request, "account/magic_link.html", {"error": exc.detail}, status=400)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect(settings.LOGIN_REDIRECT_URL)
+    return render(request, "account/magic_link.html", {"token": token})

@@ -85,3 +85,37 @@ def test_sign_out_all_others_keeps_this_browser() -> None:
     browser.post("/accounts/sessions/", {"action": "revoke_others"})
     assert UserSession.objects.filter(revoked_at__isnull=True).count() == 1
     assert browser.get("/accounts/sessions/").status_code == 200
+
+
+def test_magic_link_page_asks_for_a_click_then_signs_the_browser_in_once(django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+    import re
+
+    from django.core import mail
+
+    UserFactory(email="link@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        APIClient().post("/api/v1/auth/magic-link", {"email": "link@example.com"}, format="json")
+    link = re.search(r"(http://\S+/accounts/magic-link/\?token=\S+)", mail.outbox[-1].body).group(1)
+    token = link.split("token=", 1)[1]
+    browser = Client()
+    page = browser.get(link.replace("http://localhost:8000", ""))
+    assert page.status_code == 200 and token in page.content.decode()  # GET does not consume it
+    response = browser.post("/accounts/magic-link/", {"token": token})
+    assert response.status_code == 302 and response["Location"] == "/accounts/security/"
+    assert browser.get("/accounts/security/").status_code == 200
+    assert Client().post("/accounts/magic-link/", {"token": token}).status_code == 400
+
+
+def test_page_sign_in_shares_the_api_lockout(settings, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+    from django.core import mail
+
+    settings.LOCKOUT_THRESHOLD = 3
+    UserFactory(email="pl@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            Client().post("/accounts/login/", {"login": "pl@example.com", "password": "wrong"})
+    page = Client().post("/accounts/login/", {"login": "pl@example.com", "password": PASSWORD})
+    assert page.status_code == 200 and "Too many failed sign-ins" in page.content.decode()
+    api = APIClient().post("/api/v1/auth/signin", {"email": "pl@example.com", "password": PASSWORD}, format="json")
+    assert api.json()["code"] == "account_locked"
+    assert any("locked" in m.subject for m in mail.outbox)

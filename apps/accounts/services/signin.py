@@ -71,8 +71,12 @@ def _failure_window() -> RateLimitItemPerSecond:
 
 
 def _record_failure(*, email: str, user: User | None, reason: str) -> None:
-    """Count a failure for the e-mail; past the threshold, lock it (and tell the owner, if any)."""
     user_record_signin_failure(email=email, method="password", reason=reason, user=user)
+    lockout_register_failure(email=email, user=user)
+
+
+def lockout_register_failure(*, email: str, user: User | None) -> None:
+    """Count a failure for the e-mail; past the threshold, lock it (and tell the owner, if any)."""
     limiter, window = MovingWindowRateLimiter(storage()), _failure_window()
     limiter.hit(window, "signin-failures", _email_key(email))
     if limiter.get_window_stats(window, "signin-failures", _email_key(email)).remaining > 0:

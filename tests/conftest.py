@@ -3,7 +3,7 @@
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.accounts.factories import UserFactory
@@ -61,5 +61,14 @@ def user_client(user) -> APIClient:  # noqa: ANN001
 
 
 @pytest.fixture
-def is_postgres() -> bool:
-    return connection.vendor == "postgresql"
+def operator(db):  # noqa: ANN001, ANN201
+    """A platform operator: staff with every admin permission."""
+    return UserFactory(email="ops@example.com", staff=True)
+
+
+@pytest.fixture
+def admin_client(operator) -> Client:  # noqa: ANN001
+    """The Django test client signed in to the admin as `operator` (replaces pytest-django's)."""
+    client = Client()
+    client.force_login(operator)
+    return client

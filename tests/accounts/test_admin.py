@@ -11,16 +11,6 @@ from tests.accounts.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def operator() -> User:
-    return UserFactory(email="ops@example.com", staff=True)
-
-
-@pytest.fixture
-def admin_client(operator: User) -> Client:
-    client = Client()
-    client.force_login(operator)
-    return client
 
 
 def test_signing_in_to_the_admin_is_audited_with_request_context(operator: User) -> None:

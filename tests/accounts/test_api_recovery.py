@@ -9,23 +9,11 @@ from rest_framework.test import APIClient
 from apps.accounts.models import UserSession
 from apps.audit.models import AuditEvent
 from tests.accounts.factories import UserFactory
+from tests.accounts.helpers import bearer, signin
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "correct horse battery staple"
-
-
 def post(path: str, data: dict, client: APIClient | None = None):  # noqa: ANN201
     return (client or APIClient()).post(f"/api/v1/auth/{path}", data, format="json")
-
-
-def signin(email: str, password: str = PASSWORD):  # noqa: ANN201
-    return post("signin", {"email": email, "password": password})
-
-
-def bearer(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 def reset_token_from(message) -> str:  # noqa: ANN001

@@ -9,21 +9,15 @@ from rest_framework.test import APIClient
 
 from apps.accounts.models import User, UserSession
 from apps.audit.models import AuditEvent
+from tests.accounts import helpers
 from tests.accounts.factories import UserFactory
+from tests.accounts.helpers import PASSWORD, bearer
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "correct horse battery staple"
 
 
 def signin(email: str, password: str = PASSWORD, ip: str = "198.51.100.7"):  # noqa: ANN201
-    return APIClient().post("/api/v1/auth/signin", {"email": email, "password": password}, format="json",
-                            REMOTE_ADDR=ip)
-
-
-def bearer(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
+    return helpers.signin(email, password, REMOTE_ADDR=ip)
 
 
 def test_signup_creates_the_account_signs_in_and_sends_verification(api_client: APIClient,

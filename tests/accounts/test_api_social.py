@@ -5,17 +5,9 @@ from rest_framework.test import APIClient
 
 from apps.audit.models import AuditEvent
 from tests.accounts.factories import UserFactory
+from tests.accounts.helpers import signed_in
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "correct horse battery staple"
-
-
-def signed_in(email: str) -> APIClient:
-    tokens = APIClient().post("/api/v1/auth/signin", {"email": email, "password": PASSWORD},
-                              format="json").json()["tokens"]
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
-    return client
 
 
 def test_providers_lists_only_configured_ones(api_client: APIClient) -> None:

@@ -14,19 +14,13 @@ from rest_framework.test import APIClient
 from apps.accounts.models import RefreshToken, UserSession
 from apps.audit.models import AuditEvent
 from tests.accounts.factories import UserFactory
+from tests.accounts.helpers import PASSWORD, bearer
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "correct horse battery staple"
 
 
 def signin(client: APIClient, email: str, password: str = PASSWORD, **extra):  # noqa: ANN003, ANN201
     return client.post("/api/v1/auth/signin", {"email": email, "password": password}, format="json", **extra)
-
-
-def bearer(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 @pytest.fixture

@@ -1,21 +1,12 @@
 import pytest
-from rest_framework.test import APIClient
 
 from apps.accounts import hooks
 from apps.accounts.models import User, UserSession
 from apps.audit.models import AuditEvent
 from tests.accounts.factories import UserFactory
+from tests.accounts.helpers import signed_in
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "correct horse battery staple"
-
-
-def signed_in(email: str) -> APIClient:
-    tokens = APIClient().post("/api/v1/auth/signin", {"email": email, "password": PASSWORD},
-                              format="json").json()["tokens"]
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
-    return client
 
 
 def test_update_my_profile_is_audited_with_changes() -> None:

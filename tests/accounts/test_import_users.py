@@ -326,16 +326,6 @@ def test_unsupported_or_malformed_hashes_are_rejected_with_a_code(fmt: str, hash
 # --- admin action -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def operator() -> User:
-    return UserFactory(email="ops@example.com", staff=True)
-
-
-@pytest.fixture
-def admin_client(operator: User) -> Client:
-    client = Client()
-    client.force_login(operator)
-    return client
 
 
 def admin_import(client: Client, operator: User, *, fmt: str, fixture: str, dry_run: bool) -> list[str]:

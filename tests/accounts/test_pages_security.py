@@ -6,9 +6,9 @@ from rest_framework.test import APIClient
 
 from apps.accounts.models import UserSession
 from tests.accounts.factories import UserFactory
+from tests.accounts.helpers import PASSWORD
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "correct horse battery staple"
 
 
 def browser_signed_in(email: str, agent: str = "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0") -> Client:

@@ -348,10 +348,16 @@ class EmailResendVerificationApi(APIView):
         return Response({"detail": detail}, status=status.HTTP_202_ACCEPTED)
 
 
-def _redirect_allowed(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("https", "http") and f"{parts.scheme}://{parts.netloc}" in \
-        settings.PLINTO_REDIRECT_ALLOWED_ORIGINS
+class AllowedRedirectField(serializers.URLField):
+    """A URL we may send a user (or a secret-bearing link) to: its origin must be allow-listed."""
+
+    def to_internal_value(self, data: object) -> str:
+        url = super().to_internal_value(data)
+        parts = urlsplit(url)
+        if f"{parts.scheme}://{parts.netloc}" not in settings.PLINTO_REDIRECT_ALLOWED_ORIGINS:
+            raise serializers.ValidationError("This origin is not in PLINTO_REDIRECT_ALLOWED_ORIGINS.",
+                                              code="redirect_not_allowed")
+        return url
 
 
 class MagicLinkApi(APIView):
@@ -360,13 +366,7 @@ class MagicLinkApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField(max_length=254)
-        redirect_url = serializers.URLField(required=False, max_length=2000)
-
-        def validate_redirect_url(self, value: str) -> str:
-            if not _redirect_allowed(value):
-                raise serializers.ValidationError("This origin is not in PLINTO_REDIRECT_ALLOWED_ORIGINS.",
-                                                  code="redirect_not_allowed")
-            return value
+        redirect_url = AllowedRedirectField(required=False, max_length=2000)
 
     @extend_schema(request=InputSerializer, responses={202: ACCEPTED}, auth=[],
                    summary="E-mail a single-use sign-in link (202 whether or not the account exists)")
@@ -491,13 +491,7 @@ class OAuthAuthorizeApi(APIView):
     authentication_classes: list = []
 
     class InputSerializer(serializers.Serializer):
-        redirect_uri = serializers.URLField(required=False, max_length=2000)
-
-        def validate_redirect_uri(self, value: str) -> str:
-            if not _redirect_allowed(value):
-                raise serializers.ValidationError("This origin is not in PLINTO_REDIRECT_ALLOWED_ORIGINS.",
-                                                  code="redirect_not_allowed")
-            return value
+        redirect_uri = AllowedRedirectField(required=False, max_length=2000)
 
     @extend_schema(request=InputSerializer, auth=[], summary="Start social sign-in: the provider URL to send "
                    "the browser to", responses={200: inline_serializer("OAuthAuthorization", {

@@ -29,5 +29,9 @@ class ReauthenticationRequired(ApplicationError):
     status, code, title = 403, "reauthentication_required", "Recent authentication required"
 
 
+class EmailTaken(ApplicationError):
+    status, code, title = 409, "email_taken", "E-mail already registered"
+
+
 class SessionNotFound(ApplicationError):
     status, code, title = 404, "not_found", "Session not found"

@@ -69,7 +69,8 @@ def test_signup_with_a_taken_email_is_a_conflict(api_client: APIClient) -> None:
     UserFactory(email="taken@example.com")
     response = api_client.post("/api/v1/auth/signup", {"email": "TAKEN@example.com", "password": "a fine passphrase"},
                                format="json")
-    assert response.status_code == 409
+    assert (response.status_code, response.json()["code"]) == (409, "email_taken")
+    assert response.json()["type"].endswith("/email-taken")
     assert User.objects.filter(email__iexact="taken@example.com").count() == 1
 
 

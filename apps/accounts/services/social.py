@@ -18,6 +18,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from requests import RequestException
 
+from apps.accounts.errors import EmailTaken
 from apps.accounts.models import User
 from apps.audit.services import emit
 from apps.core.errors import ApplicationError, Conflict, ResourceNotFound
@@ -65,10 +66,6 @@ OAUTH_STATE_TTL_SECONDS = 600
 
 class OAuthFailed(ApplicationError):
     status, code, title = 400, "oauth_failed", "Social sign-in failed"
-
-
-class SocialEmailTaken(Conflict):
-    code, title = "email_taken", "E-mail already registered"
 
 
 def _provider(request: HttpRequest, provider_id: str) -> Any:
@@ -130,7 +127,7 @@ def oauth_complete(*, request: HttpRequest, provider_id: str, code: str, state: 
             return login.user
         email = (login.user.email or "").strip()
         if email and User.objects.filter(email__iexact=email).exists():
-            raise SocialEmailTaken(f"An account already uses {email}; sign in to it and link {provider.name} "
+            raise EmailTaken(f"An account already uses {email}; sign in to it and link {provider.name} "
                                    "from the Security page.")
         login.user.set_unusable_password()
         login.save(request)

@@ -75,10 +75,10 @@ def user_signup(*, request: Any, email: str, password: str, first_name: str = ""
     from allauth.account.internal.flows.email_verification import send_verification_email_for_user
     from allauth.account.utils import setup_user_email
 
-    from apps.core.errors import Conflict
+    from apps.accounts.errors import EmailTaken
 
     if User.objects.filter(email__iexact=email).exists():
-        raise Conflict("An account with this e-mail address already exists.", extra={"code": "email_taken"})
+        raise EmailTaken("An account with this e-mail address already exists.")
     user = User.objects.create_user(email, password, first_name=first_name, last_name=last_name)
     setup_user_email(request, user, [])
     user_record_signed_up(user=user, method="password")

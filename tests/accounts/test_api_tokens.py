@@ -99,6 +99,15 @@ def test_signed_out_session_rejects_its_access_token_at_once(tokens: dict) -> No
                             format="json").status_code == 401
 
 
+def test_logout_all_ends_every_session_of_the_user(api_client: APIClient, alice) -> None:  # noqa: ANN001
+    phone = signin(api_client, "alice@example.com").json()["tokens"]
+    laptop = signin(api_client, "alice@example.com").json()["tokens"]
+    response = bearer(laptop["access_token"]).post("/api/v1/auth/logout", {"all": True}, format="json")
+    assert response.status_code == 204
+    assert [bearer(t["access_token"]).get("/api/v1/auth/me").status_code for t in (phone, laptop)] == [401, 401]
+    assert AuditEvent.objects.filter(action="session.revoked").count() == 2
+
+
 def test_revoking_a_session_from_another_device_ends_it_at_once(api_client: APIClient, alice) -> None:  # noqa: ANN001
     laptop = signin(api_client, "alice@example.com").json()["tokens"]
     phone = signin(api_client, "alice@example.com").json()["tokens"]

@@ -254,3 +254,15 @@ def test_common_passwords_and_passwords_like_the_email_are_refused() -> None:
     with pytest.raises(ValidationError) as similar:
         validate_password("ada.lovelace.1815", user=User(email="ada.lovelace.1815@example.com"))
     assert "password_too_similar" in error_codes(similar)
+
+
+def test_signing_in_through_the_api_upgrades_a_legacy_bcrypt_hash(settings) -> None:  # noqa: ANN001
+    from tests.accounts.helpers import signin
+
+    legacy = "bcrypt$" + bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    user = user_with_hash(legacy)
+
+    assert signin(user.email, PASSWORD).status_code == 200
+
+    assert stored_password(user).startswith(argon2id_prefix(settings))
+    assert signin(user.email, PASSWORD).status_code == 200  # and the new hash works

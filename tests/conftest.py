@@ -43,6 +43,13 @@ def _clean_cache_and_limits() -> None:
     storage().reset()
 
 
+@pytest.fixture(autouse=True)
+def _empty_sms_outbox() -> None:
+    from apps.mfa import backends
+
+    backends.outbox.clear()
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()

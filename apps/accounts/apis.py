@@ -11,19 +11,20 @@ from django.contrib.auth import password_validation
 from django.db import transaction
 from django.http import JsonResponse
 from django.utils.decorators import method_decorator
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts import selectors
+from apps.accounts import hooks, selectors
 from apps.accounts.errors import InvalidCredentials, ReauthenticationRequired
 from apps.accounts.models import User, UserSession
 from apps.accounts.services import recovery, social
 from apps.accounts.services import sessions as session_services
 from apps.accounts.services import signin as signin_services
+from apps.accounts.services.signin import SigninResult
 from apps.accounts.services.tokens import AccessClaims, jwks
 from apps.accounts.services.users import (
     user_delete,
@@ -66,6 +67,19 @@ class UserSerializer(serializers.Serializer):
 
 
 AuthResultSerializer = inline_serializer("AuthResult", {"user": UserSerializer(), "tokens": TokensSerializer()})
+MfaChallengeSerializer = inline_serializer("MfaChallenge", {
+    "mfa_required": serializers.BooleanField(), "mfa_token": serializers.CharField(),
+    "methods": serializers.ListField(child=serializers.CharField())})
+AuthOrMfaSerializer = PolymorphicProxySerializer(
+    component_name="AuthOrMfaChallenge", serializers=[AuthResultSerializer, MfaChallengeSerializer],
+    resource_type_field_name=None)
+
+
+def auth_response(result: SigninResult | dict) -> Response:
+    """Tokens when sign-in is complete; the MFA challenge (API.md) when a second factor is due."""
+    if isinstance(result, dict):
+        return Response(result)
+    return Response({"user": UserSerializer(result.user).data, "tokens": result.tokens.as_response()})
 
 
 def current_session(request: Request) -> UserSession:
@@ -114,9 +128,11 @@ class SigninApi(APIView):
     class InputSerializer(serializers.Serializer):
         email = serializers.CharField(max_length=254)
         password = serializers.CharField(max_length=4096, trim_whitespace=False)
+        remember_token = serializers.CharField(max_length=100, required=False,
+                                               help_text="From an earlier MFA verify with remember_device.")
 
-    @extend_schema(request=InputSerializer, responses={200: AuthResultSerializer}, auth=[],
-                   summary="Sign in with e-mail and password")
+    @extend_schema(request=InputSerializer, responses={200: AuthOrMfaSerializer}, auth=[],
+                   summary="Sign in with e-mail and password (or get the MFA challenge)")
     def post(self, request: Request) -> Response:
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -124,8 +140,9 @@ class SigninApi(APIView):
         enforce(request, "SIGNIN", email.strip().lower(), client_ip(request) or "-")
         if len(payload.validated_data["password"]) > 128:
             raise InvalidCredentials("E-mail or password is incorrect.")
-        result = signin_services.signin_with_password(email=email, password=payload.validated_data["password"])
-        return Response({"user": UserSerializer(result.user).data, "tokens": result.tokens.as_response()})
+        return auth_response(signin_services.signin_with_password(
+            email=email, password=payload.validated_data["password"],
+            remember_token=payload.validated_data.get("remember_token")))
 
 
 @non_atomic  # a reused token's revocation must commit although the answer is 401
@@ -186,21 +203,36 @@ class PasswordChangeApi(APIView):
         return Response({"sessions_revoked": revoked})
 
 
+@non_atomic  # a wrong factor code's back-off must be committed although the answer is an error
 class ReauthenticateApi(APIView):
     class InputSerializer(serializers.Serializer):
-        password = serializers.CharField(max_length=4096, trim_whitespace=False)
+        password = serializers.CharField(max_length=4096, trim_whitespace=False, required=False)
+        method = serializers.CharField(max_length=32, required=False, help_text="A factor: totp, backup_code…")
+        code = serializers.CharField(max_length=64, required=False)
+
+        def validate(self, data: dict) -> dict:
+            if not data.get("password") and not (data.get("method") and data.get("code")):
+                raise serializers.ValidationError("Send a password, or a factor's method and code.", code="required")
+            return data
 
     @extend_schema(request=InputSerializer, responses={200: inline_serializer("Reauthenticated", {
         "reauthenticated_until": serializers.DateTimeField()})},
-        summary="Prove identity again; sensitive actions are allowed for 10 minutes")
+        summary="Prove identity again (password or a second factor); sensitive actions are allowed for 10 minutes")
     def post(self, request: Request) -> Response:
         session = current_session(request)
         enforce(request, "REAUTHENTICATE", str(session.pk))
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        if not request.user.check_password(payload.validated_data["password"]):
-            raise InvalidCredentials("The password is incorrect.")
-        session_services.session_mark_reauthenticated(session=session, method="pwd")
+        data = payload.validated_data
+        if data.get("password"):
+            if not request.user.check_password(data["password"]):
+                raise InvalidCredentials("The password is incorrect.")
+            method = "pwd"
+        else:
+            if not hooks.factor_verifies(request.user, data["method"], data["code"]):
+                raise InvalidCredentials("The code is not valid.")
+            method = "otp"
+        session_services.session_mark_reauthenticated(session=session, method=method)
         return Response({"reauthenticated_until": selectors.session_reauthenticated_until(session=session)})
 
 
@@ -386,15 +418,16 @@ class MagicLinkVerifyApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         token = serializers.CharField(max_length=500)
+        remember_token = serializers.CharField(max_length=100, required=False)
 
-    @extend_schema(request=InputSerializer, responses={200: AuthResultSerializer}, auth=[],
-                   summary="Sign in with a magic-link token")
+    @extend_schema(request=InputSerializer, responses={200: AuthOrMfaSerializer}, auth=[],
+                   summary="Sign in with a magic-link token (or get the MFA challenge)")
     def post(self, request: Request) -> Response:
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         user = recovery.magic_link_consume(token=payload.validated_data["token"])
-        result = signin_services.signin_complete(user=user, amr=["email"], method="magic_link")
-        return Response({"user": UserSerializer(result.user).data, "tokens": result.tokens.as_response()})
+        return auth_response(signin_services.signin_begin(
+            user=user, amr=["email"], method="magic_link", remember_token=payload.validated_data.get("remember_token")))
 
 
 class UserMeApi(APIView):
@@ -514,12 +547,11 @@ class OAuthCallbackApi(APIView):
         code = serializers.CharField(max_length=2000)
         state = serializers.CharField(max_length=200)
 
-    @extend_schema(parameters=[InputSerializer], auth=[], responses={200: AuthResultSerializer},
+    @extend_schema(parameters=[InputSerializer], auth=[], responses={200: AuthOrMfaSerializer},
                    summary="Finish social sign-in with the provider's code and the state")
     def get(self, request: Request, provider: str) -> Response:
         payload = self.InputSerializer(data=request.query_params)
         payload.is_valid(raise_exception=True)
         enforce(request, "SIGNIN", f"oauth:{provider}", client_ip(request) or "-")
         user = social.oauth_complete(request=request._request, provider_id=provider, **payload.validated_data)
-        result = signin_services.signin_complete(user=user, amr=["fed"], method=f"oauth_{provider}")
-        return Response({"user": UserSerializer(result.user).data, "tokens": result.tokens.as_response()})
+        return auth_response(signin_services.signin_begin(user=user, amr=["fed"], method=f"oauth_{provider}"))

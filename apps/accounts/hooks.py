@@ -17,8 +17,40 @@ DeletionBlocker = Callable[["User"], list[str]]
 # (viewer, user) -> True when viewer may see user's profile, e.g. they share an organization.
 VisibilityRule = Callable[["User", "User"], bool]
 
+# (user, amr, method, remember_token) -> the API's MFA challenge answer when a second factor is due, else None.
+SecondFactorGate = Callable[["User", list[str], str, "str | None"], "dict[str, object] | None"]
+# (user, method, code) -> True when the code proves one of the user's factors (re-authentication).
+FactorVerifier = Callable[["User", str, str], bool]
+
 _deletion_blockers: list[DeletionBlocker] = []
 _visibility_rules: list[VisibilityRule] = []
+_second_factor_gates: list[SecondFactorGate] = []
+_factor_verifiers: list[FactorVerifier] = []
+
+
+def register_second_factor_gate(gate: SecondFactorGate) -> SecondFactorGate:
+    if gate not in _second_factor_gates:
+        _second_factor_gates.append(gate)
+    return gate
+
+
+def register_factor_verifier(verifier: FactorVerifier) -> FactorVerifier:
+    if verifier not in _factor_verifiers:
+        _factor_verifiers.append(verifier)
+    return verifier
+
+
+def second_factor_challenge(user: User, amr: list[str], method: str,
+                            remember_token: str | None = None) -> dict[str, object] | None:
+    for gate in _second_factor_gates:
+        answer = gate(user, amr, method, remember_token)
+        if answer is not None:
+            return answer
+    return None
+
+
+def factor_verifies(user: User, method: str, code: str) -> bool:
+    return any(verifier(user, method, code) for verifier in _factor_verifiers)
 
 
 def register_deletion_blocker(blocker: DeletionBlocker) -> DeletionBlocker:

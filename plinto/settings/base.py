@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.audit",
     "apps.accounts",
+    "django_otp",
+    "apps.mfa",
     "apps.realtime",
 ]
 
@@ -281,6 +283,8 @@ RATELIMIT_DEFAULTS = {
     "VERIFICATION_RESEND": "3/1h",  # per user
     "REFRESH": "60/1m",  # per IP
     "REAUTHENTICATE": "10/5m",  # per session
+    "MFA_VERIFY": "10/5m",  # per MFA challenge or user
+    "SMS_SEND": "5/1h",  # per user and per phone number
 }
 RATELIMITS = {name: env.str(f"RATELIMIT_{name}", default=rate) for name, rate in RATELIMIT_DEFAULTS.items()}
 
@@ -328,3 +332,19 @@ SESSION_ACTIVITY_RESOLUTION_SECONDS = 60
 LOCKOUT_THRESHOLD = env.int("PLINTO_LOCKOUT_THRESHOLD", default=10)
 LOCKOUT_WINDOW_SECONDS = env.int("PLINTO_LOCKOUT_WINDOW_SECONDS", default=15 * 60)
 LOCKOUT_SECONDS = env.int("PLINTO_LOCKOUT_SECONDS", default=15 * 60)
+
+# --- multi-factor authentication (apps.mfa; docs/mfa.md) ----------------------------------------
+MFA_CHALLENGE_TTL_SECONDS = 5 * 60  # life of an mfa_token
+MFA_CHALLENGE_MAX_FAILURES = 5  # wrong codes that void an mfa_token
+MFA_CODE_TTL_SECONDS = 10 * 60  # SMS and e-mail codes
+MFA_REMEMBER_DEVICE_DAYS = env.int("PLINTO_MFA_REMEMBER_DEVICE_DAYS", default=30)
+MFA_THROTTLE_FACTOR = 1  # django-otp back-off between failed codes on one factor: 1, 2, 4… seconds
+MFA_TOTP_ISSUER = env.str("PLINTO_MFA_TOTP_ISSUER", default="Plinto")
+WEBAUTHN_RP_ID = env.str("WEBAUTHN_RP_ID", default="localhost")
+WEBAUTHN_RP_NAME = env.str("WEBAUTHN_RP_NAME", default="Plinto")
+WEBAUTHN_ORIGIN = env.list("WEBAUTHN_ORIGIN", default=["http://localhost:8000"])
+# SMS: "console" (logs the message; development) or "twilio" (needs the three TWILIO_* variables).
+SMS_PROVIDER = env.str("PLINTO_SMS_PROVIDER", default="console")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM = env.str("TWILIO_FROM", default="")  # a phone number or a Messaging Service SID (MG…)

@@ -23,6 +23,9 @@ _required("DATABASE_URL")
 _required("REDIS_URL")
 FIELD_ENCRYPTION_KEYS = [k.strip() for k in _required("FIELD_ENCRYPTION_KEYS").split(",") if k.strip()]
 
+# SMS must be chosen on purpose: the console provider would write one-time codes into the logs.
+SMS_PROVIDER = env.str("PLINTO_SMS_PROVIDER", default="disabled")
+
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 # Load balancers and Prometheus probe over plain HTTP inside the cluster.

@@ -40,3 +40,4 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 WHITENOISE_AUTOREFRESH = True  # serve from the finders; no collectstatic before tests
 WHITENOISE_USE_FINDERS = True
+SMS_PROVIDER = "locmem"  # apps.mfa.backends keeps sent messages in an outbox, like locmem e-mail

@@ -98,7 +98,8 @@ def email_is_verified(user: User) -> bool:
     return EmailAddress.objects.filter(user=user, email__iexact=user.email, verified=True).exists()
 
 
-def signin_with_password(*, email: str, password: str) -> SigninResult:
+def signin_with_password(*, email: str, password: str,
+                         remember_token: str | None = None) -> SigninResult | dict[str, object]:
     """Check the password and open a session; raises InvalidCredentials the same way for every failure."""
     lockout_check(email)
     user = User.objects.filter(email__iexact=email.strip()).first()
@@ -116,7 +117,18 @@ def signin_with_password(*, email: str, password: str) -> SigninResult:
         user_record_signin_failure(email=email, method="password", reason="email_unverified", user=user)
         raise EmailVerificationRequired("Verify your e-mail address first; we sent you a link.")
     lockout_clear(email)
-    return signin_complete(user=user, amr=["pwd"], method="password")
+    return signin_begin(user=user, amr=["pwd"], method="password", remember_token=remember_token)
+
+
+def signin_begin(*, user: User, amr: list[str], method: str,
+                 remember_token: str | None = None) -> SigninResult | dict[str, object]:
+    """The first factor is proven: finish, or answer with an MFA challenge when a second factor is due."""
+    from apps.accounts import hooks
+
+    challenge = hooks.second_factor_challenge(user, amr, method, remember_token)
+    if challenge is not None:
+        return challenge
+    return signin_complete(user=user, amr=amr, method=method)
 
 
 @transaction.atomic

@@ -57,7 +57,8 @@ def mfa_enabled(user: User) -> bool:
     return any(m != FactorType.BACKUP_CODE for m in methods_of(user))
 
 
-def _record_added(factor: Factor) -> None:
+def factor_record_added(factor: Factor) -> None:
+    """Audit a confirmed factor and tell its owner by e-mail (ASVS 2.5.5)."""
     emit(action="factor.added", actor=factor.user, target=factor.user,
          metadata={"type": factor.factor_type, "factor_id": str(factor.pk)})
     email_send(template_prefix="mfa/email/factor_added", to=factor.user.email,
@@ -96,7 +97,7 @@ def totp_confirm(*, user: User, code: str) -> TOTPDevice:
         raise InvalidMfaCode("That code is not valid; check the time on your device and try again.")
     device.confirmed = True
     device.save(update_fields=["confirmed", "last_t", "updated_at"])
-    _record_added(device)
+    factor_record_added(device)
     return device
 
 
@@ -145,7 +146,7 @@ def hotp_enrol(*, user: User, secret: str, digits: int, counter: int, code: str,
     if not _hotp_check(device, code):
         raise InvalidMfaCode("That code does not match the token's next codes.")
     device.save()
-    _record_added(device)
+    factor_record_added(device)
     return device
 
 
@@ -215,7 +216,7 @@ def message_confirm(*, user: User, channel: str, code: str) -> MessageDevice:
             device.confirmed = True
             device.throttle_reset(commit=False)
             device.save()
-            _record_added(device)
+            factor_record_added(device)
             return device
         device.throttle_increment()  # committed: the error below must not undo the back-off
     raise InvalidMfaCode("That code is not valid or has expired.")
@@ -321,8 +322,12 @@ def factor_remove(*, user: User, factor_id: str, actor: User, reason: str = "rem
     factor = factor_get(user=user, factor_id=factor_id)
     factor_type = factor.factor_type
     factor.delete()
+    factor_record_removed(user=user, factor_type=factor_type, factor_id=str(factor_id), actor=actor, reason=reason)
+
+
+def factor_record_removed(*, user: User, factor_type: str, factor_id: str, actor: User, reason: str) -> None:
     emit(action="factor.removed", actor=actor, target=user,
-         metadata={"type": factor_type, "factor_id": str(factor_id), "reason": reason})
+         metadata={"type": factor_type, "factor_id": factor_id, "reason": reason})
     email_send(template_prefix="mfa/email/factor_removed", to=user.email,
                context={"user": user, "factor_label": FactorType(factor_type).label})
 

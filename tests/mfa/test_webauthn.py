@@ -484,3 +484,38 @@ def test_unknown_passkey_is_404(passkey_id: str, alice_client: APIClient) -> Non
     response = alice_client.patch(f"{BASE}/{passkey_id}", {"name": "x"}, format="json")
 
     assert response.status_code == 404
+
+
+# --- as the second factor of a password sign-in -------------------------------------------------------------
+
+
+def test_a_security_key_answers_the_mfa_challenge_of_a_password_sign_in(alice_key: SoftAuthenticator) -> None:
+    from tests.accounts.helpers import signin
+
+    first = signin("alice@example.com").json()
+    assert first["mfa_required"] is True and "webauthn" in first["methods"]
+    options = APIClient().post("/api/v1/mfa/challenge", {"mfa_token": first["mfa_token"], "method": "webauthn"},
+                               format="json").json()
+    assert options["publicKey"]["allowCredentials"]  # bound to Alice's keys
+    response = APIClient().post("/api/v1/mfa/challenge/verify", {
+        "mfa_token": first["mfa_token"], "method": "webauthn", "ceremony_id": options["ceremony_id"],
+        "credential": alice_key.get(options["publicKey"])}, format="json")
+    assert response.status_code == 200, response.content
+    assert UserSession.objects.latest("created_at").amr[:2] == ["pwd", "hwk"]
+
+
+def test_another_users_key_cannot_answer_the_challenge(alice_key: SoftAuthenticator) -> None:
+    from tests.accounts.helpers import signin
+
+    mallory_key = SoftAuthenticator(origin=ORIGIN)
+    UserFactory(email="mallory@example.com")
+    register(signed_in("mallory@example.com"), mallory_key)
+    token = signin("alice@example.com").json()["mfa_token"]
+    options = APIClient().post("/api/v1/mfa/challenge", {"mfa_token": token, "method": "webauthn"},
+                               format="json").json()
+    forged = mallory_key.get({**options["publicKey"], "allowCredentials": []})
+    response = APIClient().post("/api/v1/mfa/challenge/verify", {
+        "mfa_token": token, "method": "webauthn", "ceremony_id": options["ceremony_id"], "credential": forged},
+        format="json")
+    assert response.status_code == 400
+    assert not UserSession.objects.filter(user__email="alice@example.com", amr__contains=["mfa"]).exists()

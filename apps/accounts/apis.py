@@ -8,11 +8,13 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import JsonResponse
 from django.utils.decorators import method_decorator
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.fields import get_error_detail
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -108,8 +110,8 @@ class SignupApi(APIView):
         candidate = User(email=data["email"], first_name=data["first_name"], last_name=data["last_name"])
         try:
             password_validation.validate_password(data["password"], user=candidate)
-        except Exception as exc:  # noqa: BLE001 - Django's ValidationError, reported per field below
-            raise serializers.ValidationError({"password": list(getattr(exc, "messages", [str(exc)]))}) from None
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": get_error_detail(exc)}) from None  # keeps Django's codes
         user = user_signup(request=request._request, email=data["email"], password=data["password"],
                            first_name=data["first_name"], last_name=data["last_name"])
         if settings.ACCOUNT_EMAIL_VERIFICATION == "mandatory":

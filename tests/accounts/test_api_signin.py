@@ -54,7 +54,7 @@ def test_signup_rejects_weak_passwords(api_client: APIClient, _case: str, passwo
     response = api_client.post("/api/v1/auth/signup", {"email": "samantha.jones@example.com", "password": password},
                                format="json")
     assert response.status_code == 400
-    assert response.json()["errors"][0]["field"] == "password"
+    assert (response.json()["errors"][0]["field"], response.json()["errors"][0]["code"]) == ("password", code)
     assert not User.objects.filter(email="samantha.jones@example.com").exists()
 
 

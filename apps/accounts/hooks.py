@@ -24,8 +24,22 @@ FactorVerifier = Callable[["User", str, str], bool]
 
 _deletion_blockers: list[DeletionBlocker] = []
 _visibility_rules: list[VisibilityRule] = []
+# (user) -> True when the user has a second factor (shown as `mfa_enabled` on the user object).
+MfaStatus = Callable[["User"], bool]
+
 _second_factor_gates: list[SecondFactorGate] = []
 _factor_verifiers: list[FactorVerifier] = []
+_mfa_status: list[MfaStatus] = []
+
+
+def register_mfa_status(status: MfaStatus) -> MfaStatus:
+    if status not in _mfa_status:
+        _mfa_status.append(status)
+    return status
+
+
+def mfa_enabled(user: User) -> bool:
+    return any(status(user) for status in _mfa_status)
 
 
 def register_second_factor_gate(gate: SecondFactorGate) -> SecondFactorGate:

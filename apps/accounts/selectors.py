@@ -33,13 +33,14 @@ class UserProfile:
 
 
 def user_profile(*, user: User) -> UserProfile:
+    from apps.accounts import hooks
     from apps.accounts.services.signin import email_is_verified
 
     return UserProfile(
         id=user.pk, email=user.email, first_name=user.first_name, last_name=user.last_name,
         display_name=user.display_name or user.get_full_name() or user.email, locale=user.locale,
         timezone=user.timezone, metadata=user.metadata, email_verified=email_is_verified(user),
-        mfa_enabled=False,  # factors arrive with apps.mfa
+        mfa_enabled=hooks.mfa_enabled(user),
         created_at=user.created_at,
     )
 

@@ -30,6 +30,13 @@ def _on_event(event) -> None:  # noqa: ANN001
         remembered_devices_revoke(user_id=event.target_id)
 
 
+def _mfa_status(user):  # noqa: ANN001, ANN202
+    from apps.mfa.services.factors import mfa_enabled
+
+    return mfa_enabled(user)
+
+
 account_hooks.register_second_factor_gate(_second_factor_gate)
+account_hooks.register_mfa_status(_mfa_status)
 account_hooks.register_factor_verifier(_factor_verifier)
 subscribers.subscribe(_on_event)

@@ -59,6 +59,7 @@ def test_totp_enrolment_turns_mfa_on_and_is_announced(client: APIClient, commit)
     enrol_totp(client, commit)
     status = client.get("/api/v1/mfa/status").json()
     assert status["enabled"] is True and [f["type"] for f in status["factors"]] == ["totp"]
+    assert client.get("/api/v1/auth/me").json()["mfa_enabled"] is True
     assert AuditEvent.objects.filter(action="factor.added").count() == 1
     assert any("second factor was added" in m.subject for m in mail.outbox)
 

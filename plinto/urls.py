@@ -10,6 +10,7 @@ from apps.core.views import health_live, health_ready
 api_v1 = [
     path("", include("apps.accounts.urls")),
     path("", include("apps.mfa.urls")),
+    path("", include("apps.orgs.urls")),
     path("passkeys/", include("apps.mfa.urls_passkeys")),
     path("", include("apps.audit.urls")),
 ]

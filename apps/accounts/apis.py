@@ -557,3 +557,15 @@ class OAuthCallbackApi(APIView):
         enforce(request, "SIGNIN", f"oauth:{provider}", client_ip(request) or "-")
         user = social.oauth_complete(request=request._request, provider_id=provider, **payload.validated_data)
         return auth_response(signin_services.signin_begin(user=user, amr=["fed"], method=f"oauth_{provider}"))
+
+
+class LoginApi(SigninApi):
+    """`/auth/login`: alias of `/auth/signin` for clients migrating from Plinto's earlier API."""
+
+
+class LogoutApi(SignoutApi):
+    """`/auth/logout`: alias of `/auth/signout`."""
+
+
+class VerifyEmailApi(EmailVerifyApi):
+    """`/auth/verify-email`: alias of `/auth/email/verify`."""

@@ -1,5 +1,6 @@
 """OpenAPI generation conventions shared by every app."""
 
+import re
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
@@ -14,3 +15,11 @@ class PlintoAutoSchema(AutoSchema):
         if outer:
             return outer.removesuffix("Api") + inner.removesuffix("Serializer")
         return super().get_serializer_name(serializer, direction)
+
+    def get_operation_id(self) -> str:
+        """`<view>_<method>` from the one-class-per-operation views (`MemberDetailApi.patch` →
+        `member_detail_patch`): unique by construction, unlike ids derived from paths."""
+        name = self.view.__class__.__name__.removesuffix("Api")
+        if name in ("APIView", "WrappedAPIView"):
+            return super().get_operation_id()
+        return f"{re.sub(r'(?<!^)(?=[A-Z])', '_', name).lower()}_{self.method.lower()}"

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "django_otp",
     "apps.mfa",
+    "apps.orgs",
     "apps.realtime",
 ]
 
@@ -348,3 +349,6 @@ SMS_PROVIDER = env.str("PLINTO_SMS_PROVIDER", default="console")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM = env.str("TWILIO_FROM", default="")  # a phone number or a Messaging Service SID (MG…)
+
+# --- organizations (apps.orgs; docs/organizations.md) -----------------------------------------------
+ORG_DELETE_GRACE_DAYS = env.int("PLINTO_ORG_DELETE_GRACE_DAYS", default=30)

@@ -1,0 +1,36 @@
+"""Access to an organization: membership first (404 for strangers), then the org's own rules
+(mfa_required, ip_allowlist), then the role's permission (403 naming what is missing)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from rest_framework.request import Request
+
+from apps.accounts import hooks as account_hooks
+from apps.core.errors import PermissionDenied
+from apps.core.http import client_ip
+from apps.orgs.errors import IpNotAllowed, MfaEnrollmentRequired
+from apps.orgs.models import Membership
+from apps.orgs.roles import role_has
+from apps.orgs.selectors import membership_get
+
+
+def org_access(request: Request, organization_id: object, permission: str | None = None) -> Membership:
+    membership = membership_get(organization_id=organization_id, user=request.user)
+    org_rules_enforce(request, membership)
+    if permission is not None and not role_has(membership.role, permission):
+        raise PermissionDenied(f"Your role ({membership.role}) lacks the permission {permission}.",
+                               extra={"permission": permission})
+    return membership
+
+
+def org_rules_enforce(request: Request, membership: Membership) -> None:
+    organization = membership.organization
+    if organization.ip_allowlist:
+        ip = client_ip(request)
+        address = ipaddress.ip_address(ip) if ip else None
+        if address is None or not any(address in ipaddress.ip_network(c) for c in organization.ip_allowlist):
+            raise IpNotAllowed("This organization only accepts calls from its allowed networks.")
+    if organization.mfa_required and not account_hooks.mfa_enabled(request.user):
+        raise MfaEnrollmentRequired("This organization requires a second factor: enrol one at /api/v1/mfa.")

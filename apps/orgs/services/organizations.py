@@ -1,0 +1,212 @@
+"""Organizations and memberships. Every change that touches owners locks the organization row first,
+so "at least one owner" holds even when removals, demotions and departures race."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.audit.services import Target, emit
+from apps.orgs.errors import AlreadyMember, LastOwner, SlugTaken, UnknownRole
+from apps.orgs.models import Membership, MembershipStatus, Organization
+from apps.orgs.roles import SystemRole, role_exists
+
+SETTINGS_FIELDS = ("name", "mfa_required", "allowed_email_domains", "ip_allowlist", "session_max_age", "default_role")
+
+
+def _lock(organization: Organization) -> Organization:
+    return Organization.objects.select_for_update().get(pk=organization.pk)
+
+
+def role_validate(role: str, *, organization: Organization | None = None) -> str:
+    if not role_exists(role):
+        raise UnknownRole(f"{role!r} is not a role of this organization.")
+    return role
+
+
+def _clean_settings(data: dict[str, Any]) -> dict[str, Any]:
+    if "ip_allowlist" in data:
+        try:
+            data["ip_allowlist"] = [str(ipaddress.ip_network(c, strict=False)) for c in data["ip_allowlist"]]
+        except ValueError as exc:
+            raise ValidationError({"ip_allowlist": [f"Not a CIDR: {exc}"]}) from None
+    if "allowed_email_domains" in data:
+        data["allowed_email_domains"] = sorted({d.strip().lower().lstrip("@") for d in data["allowed_email_domains"]})
+    if "default_role" in data:
+        role_validate(data["default_role"])
+        if data["default_role"] == SystemRole.OWNER:
+            raise ValidationError({"default_role": ["Owners are made explicitly, never by default."]})
+    return data
+
+
+@transaction.atomic
+def organization_create(*, user: User, name: str, slug: str, **org_settings: Any) -> Organization:
+    """A new organization with its creator as owner."""
+    organization = Organization(name=name, slug=slug.lower(), **_clean_settings(org_settings))
+    organization.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            organization.save()
+    except IntegrityError:
+        raise SlugTaken(f"The slug {slug!r} is taken.") from None
+    Membership.objects.create(organization=organization, user=user, role=SystemRole.OWNER)
+    emit(action="organization.created", actor=user, organization_id=organization.pk, target=organization,
+         metadata={"slug": organization.slug})
+    emit(action="member.added", actor=user, organization_id=organization.pk, target=user,
+         metadata={"role": SystemRole.OWNER, "source": "creator"})
+    return organization
+
+
+@transaction.atomic
+def organization_update(*, organization: Organization, actor: User, data: dict[str, Any]) -> Organization:
+    data = _clean_settings({k: v for k, v in data.items() if k in SETTINGS_FIELDS})
+    changes = {k: [getattr(organization, k), v] for k, v in data.items() if getattr(organization, k) != v}
+    if not changes:
+        return organization
+    for name, (_, new) in changes.items():
+        setattr(organization, name, new)
+    organization.full_clean(validate_constraints=False)
+    organization.save(update_fields=[*changes, "updated_at"])
+    emit(action="organization.updated", actor=actor, organization_id=organization.pk, target=organization,
+         changes=changes)
+    return organization
+
+
+@transaction.atomic
+def organization_delete(*, organization: Organization, actor: User) -> None:
+    """Soft delete: invisible at once, purged after ORG_DELETE_GRACE_DAYS (restorable by staff until then)."""
+    organization = _lock(organization)
+    organization.deleted_at = timezone.now()
+    organization.save(update_fields=["deleted_at", "updated_at"])
+    purge_after = organization.deleted_at + timedelta(days=settings.ORG_DELETE_GRACE_DAYS)
+    emit(action="organization.deleted", actor=actor, organization_id=organization.pk, target=organization,
+         metadata={"purge_after": purge_after.isoformat()})
+
+
+@transaction.atomic
+def member_add(*, organization: Organization, user: User, role: str, actor: User | None, source: str) -> Membership:
+    role_validate(role, organization=organization)
+    try:
+        with transaction.atomic():
+            membership = Membership.objects.create(organization=organization, user=user, role=role, invited_by=actor)
+    except IntegrityError:
+        raise AlreadyMember(f"{user.email} is already a member.") from None
+    emit(action="member.added", actor=actor, organization_id=organization.pk, target=user,
+         metadata={"role": role, "source": source})
+    return membership
+
+
+def _keeps_an_owner(organization: Organization, leaving: Membership) -> None:
+    """Raise unless someone other than `leaving` is an active owner (organization row locked by caller)."""
+    if leaving.role != SystemRole.OWNER:
+        return
+    others = Membership.objects.filter(organization=organization, role=SystemRole.OWNER,
+                                       status=MembershipStatus.ACTIVE).exclude(pk=leaving.pk)
+    if not others.exists():
+        raise LastOwner("Make someone else owner first: an organization keeps at least one owner.")
+
+
+@transaction.atomic
+def member_change_role(*, organization: Organization, member: Membership, role: str, actor: User) -> Membership:
+    role_validate(role, organization=organization)
+    organization = _lock(organization)
+    member = Membership.objects.select_for_update().get(pk=member.pk)
+    if member.role == role:
+        return member
+    if role != SystemRole.OWNER:
+        _keeps_an_owner(organization, member)
+    old = member.role
+    member.role = role
+    member.save(update_fields=["role", "updated_at"])
+    emit(action="member.role_changed", actor=actor, organization_id=organization.pk, target=member.user,
+         changes={"role": [old, role]})
+    return member
+
+
+@transaction.atomic
+def member_remove(*, organization: Organization, member: Membership, actor: User, reason: str = "removed") -> None:
+    organization = _lock(organization)
+    member = Membership.objects.select_for_update().select_related("user").get(pk=member.pk)
+    _keeps_an_owner(organization, member)
+    user = member.user
+    member.delete()
+    emit(action="member.removed", actor=actor, organization_id=organization.pk, target=user,
+         metadata={"reason": reason})
+
+
+def member_leave(*, organization: Organization, member: Membership) -> None:
+    member_remove(organization=organization, member=member, actor=member.user, reason="left")
+
+
+@transaction.atomic
+def ownership_transfer(*, organization: Organization, current: Membership, to_user_id: Any) -> Membership:
+    """Make another member owner and the caller admin, in one step."""
+    from apps.orgs.selectors import member_get
+
+    organization = _lock(organization)
+    target = member_get(organization=organization, user_id=to_user_id)
+    if target.pk == current.pk:
+        return current
+    Membership.objects.filter(pk=target.pk).update(role=SystemRole.OWNER, updated_at=timezone.now())
+    Membership.objects.filter(pk=current.pk).update(role=SystemRole.ADMIN, updated_at=timezone.now())
+    emit(action="ownership.transferred", actor=current.user, organization_id=organization.pk, target=organization,
+         metadata={"from_user_id": str(current.user_id), "to_user_id": str(target.user_id)})
+    target.role = SystemRole.OWNER
+    return target
+
+
+@dataclass(frozen=True)
+class RowResult:
+    user_id: str
+    ok: bool
+    code: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"user_id": self.user_id, "ok": self.ok} | ({"code": self.code} if self.code else {})
+
+
+def members_bulk(*, organization: Organization, actor: User, action: str, user_ids: list[Any],
+                 role: str | None = None) -> list[RowResult]:
+    """Change roles or remove many members; each row stands or falls alone, in input order."""
+    from apps.core.errors import ApplicationError
+    from apps.orgs.selectors import member_get
+
+    results: list[RowResult] = []
+    for user_id in user_ids:
+        try:
+            with transaction.atomic():
+                member = member_get(organization=organization, user_id=user_id)
+                if action == "remove":
+                    member_remove(organization=organization, member=member, actor=actor)
+                else:
+                    member_change_role(organization=organization, member=member, role=role or "", actor=actor)
+        except ApplicationError as exc:
+            results.append(RowResult(user_id=str(user_id), ok=False, code=exc.code))
+        else:
+            results.append(RowResult(user_id=str(user_id), ok=True))
+    return results
+
+
+def _session_for(claims: Any) -> Any:
+    from apps.accounts.models import UserSession
+
+    return UserSession.objects.get(pk=claims.session_id)
+
+
+@transaction.atomic
+def organization_switch(*, membership: Membership, claims: Any) -> tuple[str, int]:
+    """A new access token for the same session, carrying the `org` claim."""
+    from apps.accounts.services.tokens import access_token_issue
+
+    session = _session_for(claims)
+    emit(action="organization.switched", actor=membership.user, organization_id=membership.organization_id,
+         target=Target(type="session", id=str(session.pk)), metadata={"session_id": str(session.pk)})
+    return access_token_issue(session=session, organization_id=str(membership.organization_id))

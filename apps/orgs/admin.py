@@ -1,0 +1,68 @@
+"""Operators' view of tenants: organizations with member counts and their members inline."""
+
+from django.contrib import admin
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
+
+from apps.orgs.models import Domain, Invitation, Membership, Organization, Team
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fk_name = "organization"
+    fields = ("user", "role", "status", "joined_at")
+    readonly_fields = ("user", "joined_at")
+    extra = 0
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # members join through invitations, domains or the API: their rules live there
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "member_count", "mfa_required", "created_at", "deleted_at")
+    list_filter = ("mfa_required", ("deleted_at", admin.EmptyFieldListFilter))
+    search_fields = ("name", "slug", "memberships__user__email")
+    readonly_fields = ("id", "created_at", "updated_at", "deleted_at")
+    inlines = [MembershipInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(
+            _members=Count("memberships", filter=Q(memberships__status="active"), distinct=True))
+
+    @admin.display(description="members", ordering="_members")
+    def member_count(self, obj: Organization) -> int:
+        return obj._members  # type: ignore[attr-defined]
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # deletion is soft, through the API, with its audit event
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ("name", "organization", "role", "created_at")
+    search_fields = ("name", "organization__name", "organization__slug")
+    list_select_related = ("organization",)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ("email", "organization", "role", "status", "expires_at", "created_at")
+    list_filter = ("status",)
+    search_fields = ("email", "organization__name", "organization__slug")
+    exclude = ("token_hash",)
+    readonly_fields = [f.name for f in Invitation._meta.fields if f.name != "token_hash"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Domain)
+class DomainAdmin(admin.ModelAdmin):
+    list_display = ("domain", "organization", "verified_at", "auto_join")
+    search_fields = ("domain", "organization__name")
+    readonly_fields = ("verification_token", "verified_at", "created_at", "updated_at")

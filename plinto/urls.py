@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from django_prometheus.exports import ExportToDjangoView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
@@ -20,10 +21,13 @@ urlpatterns = [
     path("health/live", health_live, name="health-live"),
     path("health/ready", health_ready, name="health-ready"),
     path("metrics", ExportToDjangoView, name="metrics"),
+    # Operators sign in through the same pages as everyone: lockout, rate limits and the second factor apply.
+    path("admin/login/", RedirectView.as_view(pattern_name="account_login", query_string=True), name="admin-login"),
     path("admin/", admin.site.urls),
     path("accounts/security/", account_views.security_page, name="account_security"),
     path("accounts/sessions/", account_views.sessions_page, name="account_sessions"),
     path("accounts/magic-link/", account_views.magic_link_page, name="account_magic_link"),
+    path("accounts/2fa/", include("apps.mfa.urls_pages")),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

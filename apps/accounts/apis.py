@@ -308,11 +308,7 @@ def openid_configuration_view(request) -> JsonResponse:  # noqa: ANN001
     return JsonResponse({
         "issuer": settings.JWT_ISSUER,
         "jwks_uri": f"{base}/.well-known/jwks.json",
-        "token_endpoint": f"{base}/api/v1/auth/refresh",
-        "id_token_signing_alg_values_supported": ["ES256"],
-        "token_endpoint_auth_methods_supported": ["none"],
-        "grant_types_supported": ["refresh_token", "password"],
-        "subject_types_supported": ["public"],
+        "access_token_signing_alg_values_supported": ["ES256"],
         "claims_supported": ["iss", "aud", "sub", "sid", "jti", "iat", "exp", "auth_time", "amr", "org"],
     })
 

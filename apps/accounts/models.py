@@ -88,6 +88,8 @@ class UserSession(models.Model):
     expires_at = models.DateTimeField(help_text="Absolute end of the session, whatever the activity.")
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoke_reason = models.CharField(max_length=64, blank=True)
+    active_organization_id = models.UUIDField(
+        null=True, blank=True, help_text="The `org` claim of this session's access tokens (switch-organization).")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -41,3 +41,26 @@ def _email_confirmed(sender: Any, request: Any, email_address: Any, **kwargs: An
 @receiver(social_signals.social_account_added, dispatch_uid="accounts.social_linked")
 def _social_linked(sender: Any, request: Any, sociallogin: Any, **kwargs: Any) -> None:
     social.social_account_was_linked(account=sociallogin.account)
+
+
+@receiver(allauth_signals.password_changed, dispatch_uid="accounts.password_changed_page")
+@receiver(allauth_signals.password_set, dispatch_uid="accounts.password_set_page")
+def _password_changed_on_page(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    browser.browser_password_changed(request=request, user=user)
+
+
+@receiver(allauth_signals.email_added, dispatch_uid="accounts.email_added")
+def _email_added(sender: Any, request: Any, user: Any, email_address: Any, **kwargs: Any) -> None:
+    services.user_record_email(user=user, action="user.email_added", email=email_address.email)
+
+
+@receiver(allauth_signals.email_removed, dispatch_uid="accounts.email_removed")
+def _email_removed(sender: Any, request: Any, user: Any, email_address: Any, **kwargs: Any) -> None:
+    services.user_record_email(user=user, action="user.email_removed", email=email_address.email)
+
+
+@receiver(allauth_signals.email_changed, dispatch_uid="accounts.email_changed")
+def _email_changed(sender: Any, request: Any, user: Any, from_email_address: Any, to_email_address: Any,
+                   **kwargs: Any) -> None:
+    services.user_record_email(user=user, action="user.email_changed", email=to_email_address.email,
+                               previous=getattr(from_email_address, "email", None))

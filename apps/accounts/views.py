@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from allauth.account.models import EmailAddress
+from allauth.account.internal.flows.login import perform_login, record_authentication
+from allauth.account.models import EmailAddress, Login
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -64,6 +64,7 @@ def magic_link_page(request: HttpRequest) -> HttpResponse:
             user = magic_link_consume(token=request.POST.get("token", ""))
         except InvalidToken as exc:
             return render(request, "account/magic_link.html", {"error": exc.detail}, status=400)
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect(settings.LOGIN_REDIRECT_URL)
+        # Through allauth's login, so its stages (a second factor, when enrolled) apply as on every page.
+        record_authentication(request, user, method="magic_link")
+        return perform_login(request, Login(user=user, email=user.email, redirect_url=settings.LOGIN_REDIRECT_URL))
     return render(request, "account/magic_link.html", {"token": token})

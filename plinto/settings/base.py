@@ -190,6 +190,7 @@ SOCIALACCOUNT_PROVIDERS = {
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Plinto <no-reply@plinto.localhost>")
 # Outgoing mail: EMAIL_URL such as smtp+tls://user:password@smtp.example.com:587 (django-environ).
 vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # seconds; a hung server fails fast and the task retries
 ACCOUNT_ADAPTER = "apps.accounts.adapters.AccountAdapter"  # e-mails rendered by us, sent by a Celery task
 ACCOUNT_EMAIL_NOTIFICATIONS = True  # password changed, e-mail changed… notices
 # New hashes: Argon2id with OWASP's parameters (19 MiB, t=2, p=1), read at every hash. The other hashers
@@ -352,3 +353,4 @@ TWILIO_FROM = env.str("TWILIO_FROM", default="")  # a phone number or a Messagin
 
 # --- organizations (apps.orgs; docs/organizations.md) -----------------------------------------------
 ORG_DELETE_GRACE_DAYS = env.int("PLINTO_ORG_DELETE_GRACE_DAYS", default=30)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT  # allauth's page rate limits see the same client address

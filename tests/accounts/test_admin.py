@@ -13,11 +13,17 @@ pytestmark = pytest.mark.django_db
 
 
 
-def test_signing_in_to_the_admin_is_audited_with_request_context(operator: User) -> None:
+def test_the_admin_login_is_the_accounts_sign_in_page() -> None:
+    response = Client().get("/admin/login/?next=/admin/")
+    assert (response.status_code, response["Location"]) == (302, "/accounts/login/?next=/admin/")
+
+
+def test_an_operator_signs_in_and_reaches_the_admin_audited_with_request_context(operator: User) -> None:
     client = Client(HTTP_USER_AGENT="Firefox/130", HTTP_X_REQUEST_ID="login-1")
-    response = client.post("/admin/login/?next=/admin/", {"username": "OPS@example.com",
-                                                           "password": "correct horse battery staple"})
-    assert response.status_code == 302
+    response = client.post("/accounts/login/?next=/admin/", {"login": "OPS@example.com",
+                                                              "password": "correct horse battery staple"})
+    assert (response.status_code, response["Location"]) == (302, "/admin/")
+    assert client.get("/admin/").status_code == 200
     event = AuditEvent.objects.get(action="user.signed_in")
     assert (event.actor_id, event.user_agent, event.request_id, event.ip) == \
         (str(operator.pk), "Firefox/130", "login-1", "127.0.0.1")
@@ -25,8 +31,8 @@ def test_signing_in_to_the_admin_is_audited_with_request_context(operator: User)
     assert UserSession.objects.get(pk=event.metadata["session_id"]).user == operator
 
 
-def test_failed_admin_sign_in_is_audited_as_failure(operator: User) -> None:
-    response = Client().post("/admin/login/", {"username": "ops@example.com", "password": "wrong"})
+def test_failed_sign_in_is_audited_as_failure(operator: User) -> None:
+    response = Client().post("/accounts/login/", {"login": "ops@example.com", "password": "wrong"})
     assert response.status_code == 200  # the form again, with an error
     event = AuditEvent.objects.get(action="user.signin_failed")
     assert event.outcome == "failure"

@@ -119,3 +119,20 @@ def test_page_sign_in_shares_the_api_lockout(settings, django_capture_on_commit_
     api = APIClient().post("/api/v1/auth/signin", {"email": "pl@example.com", "password": PASSWORD}, format="json")
     assert api.json()["code"] == "account_locked"
     assert any("locked" in m.subject for m in mail.outbox)
+
+
+def test_changing_the_password_on_the_page_is_audited_and_ends_other_sessions() -> None:
+    from apps.audit.models import AuditEvent
+
+    UserFactory(email="pw@example.com")
+    api = APIClient().post("/api/v1/auth/signin", {"email": "pw@example.com", "password": PASSWORD},
+                           format="json").json()["tokens"]
+    browser = browser_signed_in("pw@example.com")
+    response = browser.post("/accounts/password/change/", {
+        "oldpassword": PASSWORD, "password1": "a brand new passphrase", "password2": "a brand new passphrase"})
+    assert response.status_code == 302, response.content.decode()[:1000]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api['access_token']}")
+    assert client.get("/api/v1/auth/me").status_code == 401
+    assert browser.get("/accounts/security/").status_code == 200
+    assert AuditEvent.objects.filter(action="user.password_changed", metadata__method="page").count() == 1

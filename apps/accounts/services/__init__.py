@@ -5,6 +5,7 @@ from apps.accounts.services.users import (  # noqa: F401
     user_changes,
     user_create,
     user_record_created,
+    user_record_email,
     user_record_signed_up,
     user_record_signin,
     user_record_signin_failure,

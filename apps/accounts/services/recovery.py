@@ -68,8 +68,11 @@ def password_reset_complete(*, request: HttpRequest, token: str, new_password: s
 @transaction.atomic
 def user_password_was_reset(*, user: User) -> None:
     """Every session ends after a reset (ASVS 3.3): whoever knew the old password is out."""
+    from apps.accounts.services.signin import lockout_clear
+
     emit(action="user.password_reset", actor=user, target=user, metadata={"method": "email_link"})
     session_revoke_all(user=user, reason="password_reset", actor=user)
+    lockout_clear(user.email)  # the lockout e-mail points here: a reset must let the owner back in
 
 
 @transaction.atomic

@@ -64,7 +64,7 @@ def _new_refresh_token(session: UserSession) -> tuple[RefreshToken, str]:
     return row, plain
 
 
-def session_open(*, user: User, amr: list[str]) -> UserSession:
+def session_open(*, user: User, amr: list[str], ttl_seconds: int | None = None) -> UserSession:
     """Record a sign-in from the current request (device, IP) as a session row."""
     ctx = current_context()
     now = timezone.now()
@@ -72,7 +72,8 @@ def session_open(*, user: User, amr: list[str]) -> UserSession:
     return UserSession.objects.create(
         user=user, ip=ctx.ip if ctx else None, user_agent=user_agent, device=device_from_user_agent(user_agent),
         amr=amr, auth_time=now, last_activity_at=now,
-        expires_at=now + timedelta(seconds=settings.SESSION_ABSOLUTE_TTL_SECONDS),
+        expires_at=now + timedelta(seconds=min(ttl_seconds or settings.SESSION_ABSOLUTE_TTL_SECONDS,
+                                               settings.SESSION_ABSOLUTE_TTL_SECONDS)),
     )
 
 

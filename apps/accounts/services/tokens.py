@@ -134,8 +134,8 @@ _public_keys_cache = _PublicKeysCache()
 # --- access tokens -------------------------------------------------------------------------------
 
 
-def access_token_issue(*, session: UserSession, organization_id: str | None = None) -> tuple[str, int]:
-    """Sign an access token for `session`; returns (token, seconds until it expires)."""
+def access_token_issue(*, session: UserSession) -> tuple[str, int]:
+    """Sign an access token for `session` (its active organization as `org`); returns (token, expires_in)."""
     key = signing_key_current()
     now = int(time.time())
     ttl = settings.ACCESS_TOKEN_TTL_SECONDS
@@ -150,8 +150,8 @@ def access_token_issue(*, session: UserSession, organization_id: str | None = No
         "auth_time": int(session.auth_time.timestamp()),
         "amr": list(session.amr),
     }
-    if organization_id:
-        claims["org"] = str(organization_id)
+    if session.active_organization_id:
+        claims["org"] = str(session.active_organization_id)
     token = jwt.encode(claims, _private_key(key.kid, key.private_key_pem), algorithm=ALGORITHM,
                        headers={"kid": key.kid, "typ": "at+jwt"})
     return token, ttl
@@ -163,8 +163,8 @@ def access_token_verify(token: str) -> AccessClaims:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
         raise InvalidAccessToken("malformed token") from exc
-    if header.get("alg") != ALGORITHM:
-        raise InvalidAccessToken("algorithm not accepted")
+    if header.get("alg") != ALGORITHM or header.get("typ") != "at+jwt":
+        raise InvalidAccessToken("algorithm or token type not accepted")
     public_key = _public_keys_cache.get(str(header.get("kid", "")))
     if public_key is None:
         raise InvalidAccessToken("unknown signing key")

@@ -141,3 +141,10 @@ def user_delete(*, user: User) -> None:
                        extra={"blockers": blockers})
     emit(action="user.deleted", actor=user, target=user, metadata={"source": "api"})
     user.delete()
+
+
+@transaction.atomic
+def user_record_email(*, user: User, action: str, email: str, previous: str | None = None) -> None:
+    """E-mail addresses added, removed or made primary on allauth's pages."""
+    changes = {"email": [previous, email]} if action == "user.email_changed" else {}
+    emit(action=action, actor=user, target=user, changes=changes, metadata={"email": email})

@@ -207,6 +207,8 @@ def organization_switch(*, membership: Membership, claims: Any) -> tuple[str, in
     from apps.accounts.services.tokens import access_token_issue
 
     session = _session_for(claims)
+    session.active_organization_id = membership.organization_id
+    session.save(update_fields=["active_organization_id", "updated_at"])
     emit(action="organization.switched", actor=membership.user, organization_id=membership.organization_id,
          target=Target(type="session", id=str(session.pk)), metadata={"session_id": str(session.pk)})
-    return access_token_issue(session=session, organization_id=str(membership.organization_id))
+    return access_token_issue(session=session)

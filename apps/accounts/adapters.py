@@ -38,6 +38,10 @@ class AccountAdapter(DefaultAccountAdapter):
             lockout_clear(email)
         return user
 
+    def get_login_stages(self) -> list[str]:
+        """allauth's stages, then the second factor (named, not imported: mfa sits above accounts)."""
+        return [*super().get_login_stages(), "apps.mfa.stages.AuthenticateStage"]
+
     def save_user(self, request: Any, user: Any, form: Any, commit: bool = True) -> Any:
         """Sign-up through the pages is audited exactly like sign-up through the API."""
         from apps.accounts.services.users import user_record_signed_up

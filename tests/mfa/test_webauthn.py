@@ -479,7 +479,7 @@ def test_another_users_passkey_is_404(_case: str, method: str, body: dict | None
     assert mallory.get(f"{BASE}/").json()["results"] == []
 
 
-@pytest.mark.parametrize("passkey_id", ["not-a-uuid", str(uuid.uuid4())])
+@pytest.mark.parametrize("passkey_id", ["not-a-uuid", str(uuid.uuid4())], ids=["malformed", "unknown"])
 def test_unknown_passkey_is_404(passkey_id: str, alice_client: APIClient) -> None:
     response = alice_client.patch(f"{BASE}/{passkey_id}", {"name": "x"}, format="json")
 

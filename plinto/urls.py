@@ -7,11 +7,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from apps.accounts import views as account_views
 from apps.accounts.urls import well_known_urlpatterns
 from apps.core.views import health_live, health_ready
+from apps.orgs import views as org_views
 
 api_v1 = [
     path("", include("apps.accounts.urls")),
     path("", include("apps.mfa.urls")),
     path("", include("apps.orgs.urls")),
+    path("", include("apps.orgs.urls_invitations")),
     path("passkeys/", include("apps.mfa.urls_passkeys")),
     path("", include("apps.audit.urls")),
 ]
@@ -27,6 +29,7 @@ urlpatterns = [
     path("accounts/security/", account_views.security_page, name="account_security"),
     path("accounts/sessions/", account_views.sessions_page, name="account_sessions"),
     path("accounts/magic-link/", account_views.magic_link_page, name="account_magic_link"),
+    path("invitations/accept/", org_views.invitation_accept_page, name="invitation_accept"),
     path("accounts/2fa/", include("apps.mfa.urls_pages")),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include(api_v1)),

@@ -138,6 +138,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    "orgs-invitations-expire": {"task": "apps.orgs.tasks.invitations_expire_task", "schedule": 3600},
     "audit-verify-chains": {
         "task": "apps.audit.tasks.audit_chains_verify_task",
         "schedule": env.int("AUDIT_VERIFY_INTERVAL_SECONDS", default=6 * 3600),

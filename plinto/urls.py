@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("apps.mfa.urls")),
     path("", include("apps.orgs.urls")),
     path("", include("apps.orgs.urls_invitations")),
+    path("", include("apps.orgs.urls_teams")),
     path("passkeys/", include("apps.mfa.urls_passkeys")),
     path("", include("apps.audit.urls")),
 ]

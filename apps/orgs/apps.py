@@ -8,3 +8,4 @@ class OrgsConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.orgs import events, hooks  # noqa: F401  (event catalog; fills accounts' hooks)
+        from apps.orgs.services import domains  # noqa: F401  (subscribes domain auto-join to the event stream)

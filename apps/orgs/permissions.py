@@ -1,5 +1,6 @@
 """Access to an organization: membership first (404 for strangers), then the org's own rules
-(mfa_required, ip_allowlist), then the role's permission (403 naming what is missing)."""
+(mfa_required, ip_allowlist), then the permission of the member's role or of a team's role they
+belong to (403 naming what is missing)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ from apps.core.http import client_ip
 from apps.orgs.errors import IpNotAllowed, MfaEnrollmentRequired
 from apps.orgs.models import Membership
 from apps.orgs.roles import role_has
-from apps.orgs.selectors import membership_get
+from apps.orgs.selectors import member_roles, membership_get
 
 
 def org_access(request: Request, organization_id: object, permission: str | None = None) -> Membership:
     membership = membership_get(organization_id=organization_id, user=request.user)
     org_rules_enforce(request, membership)
-    if permission is not None and not role_has(membership.role, permission):
+    if permission is not None and not any(role_has(role, permission) for role in member_roles(membership)):
         raise PermissionDenied(f"Your role ({membership.role}) lacks the permission {permission}.",
                                extra={"permission": permission})
     return membership

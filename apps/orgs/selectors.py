@@ -82,3 +82,11 @@ def sole_owned_organizations(user: User) -> list[Organization]:
     owned = Membership.objects.filter(user=user, role="owner", status=MembershipStatus.ACTIVE,
                                       organization__deleted_at__isnull=True).select_related("organization")
     return [m.organization for m in owned if owner_count(organization=m.organization) == 1]
+
+
+def member_roles(membership: Membership) -> set[str]:
+    """The member's own role plus the roles their teams hold."""
+    from apps.orgs.models import Team
+
+    team_roles = Team.objects.filter(team_memberships__membership=membership).exclude(role="")
+    return {membership.role, *team_roles.values_list("role", flat=True)}

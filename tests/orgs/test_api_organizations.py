@@ -252,3 +252,14 @@ def test_anonymous_calls_are_401() -> None:
     org, _ = org_with()
     assert APIClient().get(f"/api/v1/organizations/{org.pk}").status_code == 401
     assert signin("owner@example.com").status_code == 200
+
+
+def test_a_team_role_grants_its_permissions_to_the_teams_members() -> None:
+    from apps.orgs.models import Team, TeamMembership
+
+    org, people = org_with(viewer="viewer")
+    client = signed_in("viewer@example.com")
+    assert client.patch(f"/api/v1/organizations/{org.pk}", {"name": "X"}, format="json").status_code == 403
+    team = Team.objects.create(organization=org, name="Admins", role="admin")
+    TeamMembership.objects.create(team=team, membership=Membership.objects.get(user=people["viewer"]))
+    assert client.patch(f"/api/v1/organizations/{org.pk}", {"name": "X"}, format="json").status_code == 200

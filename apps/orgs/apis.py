@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.apis import current_session, require_recent_authentication
 from apps.accounts.services.tokens import AccessClaims
-from apps.core.errors import NotAuthenticated, PermissionDenied
+from apps.core.errors import NotAuthenticated
 from apps.core.pagination import cursor_page
 from apps.orgs import roles, selectors
 from apps.orgs.models import Membership, Organization
@@ -123,11 +123,6 @@ class MemberSerializer(serializers.Serializer):
         return membership.user.display_name or membership.user.get_full_name()
 
 
-def only_owners_make_owners(membership: Membership, role: str | None) -> None:
-    if role == roles.SystemRole.OWNER and membership.role != roles.SystemRole.OWNER:
-        raise PermissionDenied("Only owners can make owners.", extra={"permission": roles.OWNERSHIP_TRANSFER})
-
-
 class MemberListApi(APIView):
     @extend_schema(responses={200: inline_serializer("MemberList", {
         "results": MemberSerializer(many=True), "next_cursor": serializers.CharField(allow_null=True)})},
@@ -149,7 +144,6 @@ class MemberDetailApi(APIView):
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         member = selectors.member_get(organization=membership.organization, user_id=user_id)
-        only_owners_make_owners(membership, payload.validated_data["role"])
         member = services.member_change_role(organization=membership.organization, member=member,
                                              role=payload.validated_data["role"], actor=request.user)
         return Response(MemberSerializer(member).data)
@@ -204,7 +198,6 @@ class MembersBulkApi(APIView):
         membership = org_access(request, org_id, roles.MEMBERS_MANAGE)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        only_owners_make_owners(membership, payload.validated_data.get("role"))
         results = services.members_bulk(organization=membership.organization, actor=request.user,
                                         **payload.validated_data)
         return Response({"results": [r.as_dict() for r in results]})

@@ -23,6 +23,15 @@ _required("DATABASE_URL")
 _required("REDIS_URL")
 FIELD_ENCRYPTION_KEYS = [k.strip() for k in _required("FIELD_ENCRYPTION_KEYS").split(",") if k.strip()]
 
+# Under ASGI Django advises pooled rather than persistent connections: psycopg's pool, per process.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_POOL", default=True):  # noqa: F405
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {  # noqa: F405
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
+        "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405  (the pool keeps the connections)
+
 # SMS must be chosen on purpose: the console provider would write one-time codes into the logs.
 SMS_PROVIDER = env.str("PLINTO_SMS_PROVIDER", default="disabled")
 

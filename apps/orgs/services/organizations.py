@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.audit.services import Target, emit
+from apps.core.errors import PermissionDenied
 from apps.orgs.errors import AlreadyMember, LastOwner, SlugTaken, UnknownRole
 from apps.orgs.models import Membership, MembershipStatus, Organization
 from apps.orgs.roles import SystemRole, role_exists
@@ -121,6 +122,9 @@ def member_change_role(*, organization: Organization, member: Membership, role: 
     member = Membership.objects.select_for_update().get(pk=member.pk)
     if member.role == role:
         return member
+    if role == SystemRole.OWNER and not Membership.objects.filter(
+            organization=organization, user=actor, role=SystemRole.OWNER, status=MembershipStatus.ACTIVE).exists():
+        raise PermissionDenied("Only owners can make owners.", extra={"permission": "ownership:transfer"})
     if role != SystemRole.OWNER:
         _keeps_an_owner(organization, member)
     old = member.role

@@ -7,6 +7,8 @@ declare(
               fields=(), subscribable=True, realtime=True),
     EventType(name="organization.deleted", description="An organization was deleted (soft, purged later).",
               fields=("purge_after",), subscribable=True),
+    EventType(name="organization.purged", description="A deleted organization's grace period ended; its data is gone.",
+              fields=("slug",)),
     EventType(name="member.added", description="A user joined an organization.", fields=("role", "source"),
               subscribable=True, realtime=True),
     EventType(name="member.removed", description="A member left or was removed.", fields=("reason",),

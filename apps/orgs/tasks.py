@@ -11,3 +11,11 @@ def invitations_expire_task() -> int:
     from apps.orgs.services.invitations import invitations_expire
 
     return invitations_expire()
+
+
+@shared_task(acks_late=True)
+def organizations_purge_task() -> int:
+    """Periodic (beat): delete for good the organizations soft-deleted more than the grace period ago."""
+    from apps.orgs.services.organizations import organizations_purge
+
+    return organizations_purge()

@@ -140,6 +140,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "orgs-invitations-expire": {"task": "apps.orgs.tasks.invitations_expire_task", "schedule": 3600},
+    "orgs-purge-deleted": {"task": "apps.orgs.tasks.organizations_purge_task", "schedule": 6 * 3600},
     "audit-verify-chains": {
         "task": "apps.audit.tasks.audit_chains_verify_task",
         "schedule": env.int("AUDIT_VERIFY_INTERVAL_SECONDS", default=6 * 3600),

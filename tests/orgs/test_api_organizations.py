@@ -263,3 +263,22 @@ def test_a_team_role_grants_its_permissions_to_the_teams_members() -> None:
     team = Team.objects.create(organization=org, name="Admins", role="admin")
     TeamMembership.objects.create(team=team, membership=Membership.objects.get(user=people["viewer"]))
     assert client.patch(f"/api/v1/organizations/{org.pk}", {"name": "X"}, format="json").status_code == 200
+
+
+def test_deleted_organizations_are_purged_after_the_grace_period_keeping_their_audit_chain() -> None:
+    from datetime import timedelta
+
+    from apps.audit.selectors import chain_verify
+    from apps.orgs.tasks import organizations_purge_task
+
+    old, _ = org_with()
+    recent, _ = org_with("other@example.com")
+    Organization.objects.filter(pk=old.pk).update(deleted_at=timezone.now() - timedelta(days=31))
+    Organization.objects.filter(pk=recent.pk).update(deleted_at=timezone.now() - timedelta(days=1))
+
+    assert organizations_purge_task.delay().get() == 1
+
+    assert list(Organization.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert not Membership.objects.filter(organization_id=old.pk).exists()
+    assert AuditEvent.objects.filter(organization_id=old.pk, action="organization.purged").exists()
+    assert chain_verify(chain_key=str(old.pk)).ok

@@ -92,6 +92,22 @@ def organization_delete(*, organization: Organization, actor: User) -> None:
          metadata={"purge_after": purge_after.isoformat()})
 
 
+def organizations_purge() -> int:
+    """Delete organizations whose grace period is over; their audit chains stay (no foreign keys)."""
+    horizon = timezone.now() - timedelta(days=settings.ORG_DELETE_GRACE_DAYS)
+    purged = 0
+    for org_id in Organization.objects.filter(deleted_at__lt=horizon).values_list("pk", flat=True):
+        with transaction.atomic():
+            organization = Organization.objects.select_for_update().filter(pk=org_id, deleted_at__lt=horizon).first()
+            if organization is None:
+                continue  # restored or purged meanwhile
+            emit(action="organization.purged", organization_id=org_id, target=organization,
+                 metadata={"slug": organization.slug})
+            organization.delete()
+            purged += 1
+    return purged
+
+
 @transaction.atomic
 def member_add(*, organization: Organization, user: User, role: str, actor: User | None, source: str) -> Membership:
     role_validate(role, organization=organization)

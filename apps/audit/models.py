@@ -78,10 +78,16 @@ class AuditEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["chain_key", "seq"], name="audit_event_chain_seq_unique"),
         ]
+        # Listing is per chain, newest first, by `seq`: each filter has an index ending in seq so the
+        # first page of any filter is an index range scan (docs/benchmarks.md).
         indexes = [
             models.Index(fields=["organization_id", "-occurred_at"], name="audit_event_org_time"),
             models.Index(fields=["action", "-occurred_at"], name="audit_event_action_time"),
             models.Index(fields=["actor_id", "-occurred_at"], name="audit_event_actor_time"),
+            models.Index(fields=["chain_key", "action", "-seq"], name="audit_event_chain_action"),
+            models.Index(fields=["chain_key", "actor_id", "-seq"], name="audit_event_chain_actor"),
+            models.Index(fields=["chain_key", "target_type", "target_id", "-seq"], name="audit_event_chain_target"),
+            models.Index(fields=["chain_key", "-occurred_at"], name="audit_event_chain_time"),
         ]
 
     def __str__(self) -> str:

@@ -1,7 +1,11 @@
 from django.urls import path
 
-from apps.audit.apis import EventTypeListApi
+from apps.audit import apis
 
 urlpatterns = [
-    path("audit/event-types", EventTypeListApi.as_view(), name="audit-event-types"),
+    path("audit/event-types", apis.EventTypeListApi.as_view(), name="audit-event-types"),
+    path("organizations/<str:org_id>/audit-logs", apis.AuditLogListApi.as_view(), name="audit-logs"),
+    path("organizations/<str:org_id>/audit-logs/verify", apis.AuditLogVerifyApi.as_view(), name="audit-logs-verify"),
+    path("organizations/<str:org_id>/audit-logs/stats", apis.AuditLogStatsApi.as_view(), name="audit-logs-stats"),
+    path("audit-logs/<str:event_id>", apis.AuditLogDetailApi.as_view(), name="audit-log"),
 ]

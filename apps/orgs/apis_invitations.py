@@ -186,7 +186,7 @@ class InvitationsBulkApi(APIView):
 
 
 def managed_invitation(request: Request, invitation_id: str) -> tuple[Invitation, Membership]:
-    """The invitation and the caller's membership of its organization, with `invitations:manage`.
+    """The invitation and the caller's membership of its organization, with `members:invite`.
     Another tenant's invitation answers 404 like a missing one; a member without the permission, 403."""
     invitation = services.invitation_get(invitation_id=invitation_id)
     try:

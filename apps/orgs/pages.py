@@ -335,7 +335,7 @@ def _bulk_rows(form: BulkInviteForm) -> list[dict[str, str]]:
 @org_page(roles.MEMBERS_READ)
 def members_page(request: HttpRequest, membership: Membership) -> HttpResponse:
     """Members and their roles; change role and remove (members:manage); invite one address or a CSV
-    file (invitations:manage); leave."""
+    file (members:invite); leave."""
     organization = membership.organization
     invite_form = InviteForm(prefix="invite", inviter_role=membership.role)
     bulk_form = BulkInviteForm(prefix="bulk")

@@ -1,7 +1,8 @@
 """System roles and what each may do, until apps.rbac brings custom roles and policies.
 
 A role is referred to by name everywhere (API, invitations, memberships), so custom roles slot in
-as more names. Permission codes are `resource:action` strings, as in API.md's access-control section.
+as more names. Permission codes are `resource:action` strings named as the access-control issue's
+catalog names them (`org:update`, `members:invite`, `audit:read`…), so apps/rbac takes them over as they are.
 """
 
 from django.db import models
@@ -15,13 +16,13 @@ class SystemRole(models.TextChoices):
     BILLING = "billing", "Billing"
 
 
-ORG_READ = "organization:read"
-ORG_UPDATE = "organization:update"
-ORG_DELETE = "organization:delete"
+ORG_READ = "org:read"
+ORG_UPDATE = "org:update"
+ORG_DELETE = "org:delete"
 MEMBERS_READ = "members:read"
 MEMBERS_MANAGE = "members:manage"
-OWNERSHIP_TRANSFER = "ownership:transfer"
-INVITATIONS_MANAGE = "invitations:manage"
+OWNERSHIP_TRANSFER = "org:transfer"
+INVITATIONS_MANAGE = "members:invite"
 TEAMS_READ = "teams:read"
 TEAMS_MANAGE = "teams:manage"
 DOMAINS_MANAGE = "domains:manage"

@@ -293,7 +293,7 @@ def test_callers_without_access_are_refused_and_change_nothing(
     assert response.status_code == status, response.content
     if status == 403:
         assert response.json()["code"] == "permission_denied"
-        assert "invitations:manage" in response.json()["detail"]
+        assert "members:invite" in response.json()["detail"]
     if status == 404:
         assert "victim@example.com" not in response.content.decode()
     assert list(Invitation.objects.values_list("pk", "status", "token_hash", "expires_at")) == before

@@ -77,7 +77,7 @@ def test_viewer_may_read_but_not_write_and_is_told_the_missing_permission() -> N
     assert client.get(f"/api/v1/organizations/{org.pk}").status_code == 200
     response = client.patch(f"/api/v1/organizations/{org.pk}", {"name": "Renamed"}, format="json")
     assert (response.status_code, response.json()["code"]) == (403, "permission_denied")
-    assert response.json()["permission"] == "organization:update"
+    assert response.json()["permission"] == "org:update"
 
 
 def test_admin_updates_settings_with_validation_and_audit() -> None:

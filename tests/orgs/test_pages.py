@@ -145,7 +145,7 @@ def test_a_member_without_invitations_manage_is_told_why(world: World) -> None:
     response = browser(world.people["member"]).get(org_url(world, "invitations"))
 
     assert response.status_code == 403
-    assert "lacks the permission invitations:manage" in alert(response.content.decode())
+    assert "lacks the permission members:invite" in alert(response.content.decode())
 
 
 def test_posts_need_the_csrf_token(world: World) -> None:

@@ -140,7 +140,7 @@ def member_change_role(*, organization: Organization, member: Membership, role: 
         return member
     if role == SystemRole.OWNER and not Membership.objects.filter(
             organization=organization, user=actor, role=SystemRole.OWNER, status=MembershipStatus.ACTIVE).exists():
-        raise PermissionDenied("Only owners can make owners.", extra={"permission": "ownership:transfer"})
+        raise PermissionDenied("Only owners can make owners.", extra={"permission": "org:transfer"})
     if role != SystemRole.OWNER:
         _keeps_an_owner(organization, member)
     old = member.role

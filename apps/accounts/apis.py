@@ -26,6 +26,7 @@ from apps.accounts.models import User, UserSession
 from apps.accounts.services import recovery, social
 from apps.accounts.services import sessions as session_services
 from apps.accounts.services import signin as signin_services
+from apps.accounts.services.browser import SESSION_KEY as BROWSER_SESSION_KEY
 from apps.accounts.services.signin import SigninResult
 from apps.accounts.services.tokens import AccessClaims, jwks
 from apps.accounts.services.users import (
@@ -38,6 +39,7 @@ from apps.accounts.services.users import (
 from apps.audit.services import emit
 from apps.core.errors import NotAuthenticated
 from apps.core.http import client_ip
+from apps.core.pagination import cursor_page
 from apps.core.ratelimit import enforce
 
 non_atomic = method_decorator(transaction.non_atomic_requests, name="dispatch")
@@ -199,7 +201,7 @@ class PasswordChangeApi(APIView):
     def post(self, request: Request) -> Response:
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        keep = request.auth.session_id if isinstance(request.auth, AccessClaims) else None
+        keep = current_session_id(request)
         revoked = user_password_change(user=request.user, current_password=payload.validated_data["current_password"],
                                        new_password=payload.validated_data["new_password"], keep_session_id=keep)
         return Response({"sessions_revoked": revoked})
@@ -259,8 +261,15 @@ class SessionSerializer(serializers.Serializer):
         return str(session.pk) == str(self.context.get("current_session_id"))
 
 
+def current_session_id(request: Request) -> str | None:
+    """The session row behind this request: the access token's `sid`, or the browser's (cookie) session."""
+    if isinstance(request.auth, AccessClaims):
+        return str(request.auth.session_id)
+    return request._request.session.get(BROWSER_SESSION_KEY) if hasattr(request._request, "session") else None
+
+
 def _session_context(request: Request) -> dict:
-    return {"current_session_id": request.auth.session_id if isinstance(request.auth, AccessClaims) else None}
+    return {"current_session_id": current_session_id(request)}
 
 
 class SessionListApi(APIView):
@@ -268,14 +277,15 @@ class SessionListApi(APIView):
         "results": SessionSerializer(many=True), "next_cursor": serializers.CharField(allow_null=True)})},
         summary="My active sessions", operation_id="sessions_list")
     def get(self, request: Request) -> Response:
-        sessions = selectors.session_list_active(user=request.user)
+        sessions, next_cursor = cursor_page(selectors.session_list_active(user=request.user), request,
+                                            order=("created_at", "id"))
         return Response({"results": SessionSerializer(sessions, many=True, context=_session_context(request)).data,
-                         "next_cursor": None})
+                         "next_cursor": next_cursor})
 
     @extend_schema(responses={200: inline_serializer("SessionsRevoked", {"revoked": serializers.IntegerField()})},
                    summary="End every session except the current one", operation_id="sessions_revoke_others")
     def delete(self, request: Request) -> Response:
-        keep = request.auth.session_id if isinstance(request.auth, AccessClaims) else None
+        keep = current_session_id(request)
         revoked = session_services.session_revoke_all(user=request.user, reason="revoked_by_user",
                                                       actor=request.user, keep=keep)
         return Response({"revoked": revoked})

@@ -136,3 +136,18 @@ def test_changing_the_password_on_the_page_is_audited_and_ends_other_sessions() 
     assert client.get("/api/v1/auth/me").status_code == 401
     assert browser.get("/accounts/security/").status_code == 200
     assert AuditEvent.objects.filter(action="user.password_changed", metadata__method="page").count() == 1
+
+
+def test_signing_out_other_sessions_from_the_api_with_the_cookie_keeps_this_browser() -> None:
+    UserFactory(email="cookie@example.com")
+    for _ in range(2):
+        APIClient().post("/api/v1/auth/signin", {"email": "cookie@example.com", "password": PASSWORD}, format="json")
+    browser = browser_signed_in("cookie@example.com")
+    api = APIClient()
+    api.cookies = browser.cookies  # the browser calling the API with its session cookie (CSRF-exempt for GET)
+    listing = api.get("/api/v1/sessions").json()
+    assert len(listing["results"]) == 3 and sum(s["is_current"] for s in listing["results"]) == 1
+    api = APIClient(enforce_csrf_checks=False)
+    api.cookies = browser.cookies
+    assert api.delete("/api/v1/sessions").json() == {"revoked": 2}
+    assert browser.get("/accounts/security/").status_code == 200

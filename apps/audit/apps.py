@@ -7,4 +7,4 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit trail"
 
     def ready(self) -> None:
-        from apps.audit import events  # noqa: F401  (declares the audit app's own event types)
+        from apps.audit import events, sinks  # noqa: F401  (declares the event types; subscribes the SIEM sinks)

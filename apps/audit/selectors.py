@@ -1,4 +1,4 @@
-"""Reading the event stream: chain verification (listing and search come with the audit API)."""
+"""Reading the event stream: chain verification (from genesis or the retention checkpoint), listing, search."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from apps.audit.hashing import event_hash
-from apps.audit.models import GENESIS_HASH, AuditChain, AuditEvent
+from apps.audit.models import GENESIS_HASH, AuditChain, AuditCheckpoint, AuditEvent
 
 
 @dataclass(frozen=True)
@@ -18,34 +18,80 @@ class ChainVerification:
     events_checked: int
     first_broken_id: str | None = None
     reason: str = ""
+    events_pruned: int = 0  # rows before the retention checkpoint verification started from
+
+
+def checkpoint_latest(*, chain_key: str) -> AuditCheckpoint | None:
+    return AuditCheckpoint.objects.filter(chain_key=chain_key).order_by("-seq").first()
+
+
+def link_problem(event: AuditEvent, *, expected_seq: int, expected_prev: str) -> str:
+    """Why `event` does not continue its chain at `expected_seq` after `expected_prev` ("" when it does)."""
+    if event.seq != expected_seq:
+        return f"sequence jumps from {expected_seq - 1} to {event.seq}: rows are missing"
+    if event.prev_hash != expected_prev:
+        return "prev_hash does not match the previous row's hash"
+    if event_hash(event) != event.hash:
+        return "row content does not match its hash"
+    return ""
+
+
+def _start_of(checkpoint: AuditCheckpoint | None) -> tuple[int, str, int]:
+    """(first seq, the hash it links to, rows pruned before it): genesis, or a retention checkpoint."""
+    if checkpoint is None:
+        return 1, GENESIS_HASH, 0
+    return checkpoint.seq, checkpoint.prev_hash, checkpoint.events_pruned
 
 
 def chain_verify(*, chain_key: str) -> ChainVerification:
-    """Recompute a chain from its first row; name the first row whose hash or link does not hold."""
-    expected_prev = GENESIS_HASH
-    expected_seq = 1
+    """Recompute a chain from where it starts; name the first row whose hash or link does not hold.
+
+    A chain starts at seq 1 after the genesis hash, or, once the retention job has pruned its oldest
+    rows, at its latest `AuditCheckpoint` (row `seq` must link to `prev_hash`). Rows missing anywhere
+    else, edited, or re-hashed break it, as before.
+    """
+    # The head first: the rows it counts are committed, so the rows read next include all of them;
+    # rows appended meanwhile are past `head.length` and left for the next run.
+    head = AuditChain.objects.filter(key=chain_key).first()
+    latest = checkpoint_latest(chain_key=chain_key)
+    expected_seq, expected_prev, pruned = _start_of(latest)
+    events = AuditEvent.objects.filter(chain_key=chain_key)
+    if head is not None:
+        events = events.filter(seq__lte=head.length)
     checked = 0
-    events = AuditEvent.objects.filter(chain_key=chain_key).order_by("seq").iterator(chunk_size=2000)
-    for event in events:
+    for event in events.order_by("seq").iterator(chunk_size=2000):
         checked += 1
         reason = ""
-        if event.seq != expected_seq:
-            reason = f"sequence jumps from {expected_seq - 1} to {event.seq}: rows are missing"
-        elif event.prev_hash != expected_prev:
-            reason = "prev_hash does not match the previous row's hash"
-        elif event_hash(event) != event.hash:
-            reason = "row content does not match its hash"
+        if checked == 1 and event.seq != expected_seq:
+            # A pruning run may have committed between reading the checkpoint and reading the rows: then
+            # the rows start exactly at that newer checkpoint. Anything else is a gap at the head.
+            newer = (AuditCheckpoint.objects.filter(chain_key=chain_key, seq=event.seq).first()
+                     if event.seq > expected_seq else None)
+            if newer is not None:
+                expected_seq, expected_prev, pruned = _start_of(newer)
+            elif event.seq < expected_seq:
+                reason = f"row {event.seq} precedes the retention checkpoint at seq {expected_seq}"
+        if checked == 1 and not reason and pruned != expected_seq - 1:
+            reason = f"the retention checkpoint at seq {expected_seq} records {pruned} pruned rows"
+        reason = reason or link_problem(event, expected_seq=expected_seq, expected_prev=expected_prev)
         if reason:
             return ChainVerification(chain=chain_key, ok=False, events_checked=checked,
-                                     first_broken_id=str(event.id), reason=reason)
+                                     first_broken_id=str(event.id), reason=reason, events_pruned=pruned)
         expected_prev = event.hash
         expected_seq += 1
 
-    head = AuditChain.objects.filter(key=chain_key).first()
-    if head is not None and (head.length != checked or head.head_hash != expected_prev):
-        return ChainVerification(chain=chain_key, ok=False, events_checked=checked,
+    if checked == 0 and head is not None and head.length >= expected_seq:
+        # Every row pruned, possibly by a run that committed after the checkpoint was read.
+        everything = AuditCheckpoint.objects.filter(chain_key=chain_key, seq=head.length + 1).first()
+        if everything is not None:
+            expected_seq, expected_prev, pruned = _start_of(everything)
+    if head is not None and (head.length != expected_seq - 1 or head.head_hash != expected_prev):
+        return ChainVerification(chain=chain_key, ok=False, events_checked=checked, events_pruned=pruned,
                                  reason=f"chain head records {head.length} events; the newest rows are missing")
-    return ChainVerification(chain=chain_key, ok=True, events_checked=checked)
+    if pruned != expected_seq - 1 - checked:
+        return ChainVerification(chain=chain_key, ok=False, events_checked=checked, events_pruned=pruned,
+                                 reason=f"the retention checkpoint records {pruned} pruned rows")
+    return ChainVerification(chain=chain_key, ok=True, events_checked=checked, events_pruned=pruned)
 
 
 def chain_key_list() -> list[str]:

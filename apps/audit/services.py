@@ -1,19 +1,39 @@
-"""Writing to the event stream: `emit()` is the one way any app records what happened."""
+"""Writing to the event stream: `emit()` is the one way any app records what happened.
+
+Also the retention job (the only path that removes audit rows) and the record of audit-setting changes.
+"""
 
 from __future__ import annotations
 
+import itertools
+import logging
+import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.apps import apps as django_apps
+from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
 from apps.audit.catalog import event_type_get
 from apps.audit.hashing import event_hash, to_json_value
-from apps.audit.models import PLATFORM_CHAIN, ActorType, AuditChain, AuditEvent, Outcome
+from apps.audit.models import (
+    GENESIS_HASH,
+    PLATFORM_CHAIN,
+    ActorType,
+    AppendOnlyError,
+    AuditChain,
+    AuditEvent,
+    Outcome,
+    chain_head_prune,
+)
 from apps.audit.subscribers import dispatch
 from apps.core.context import current_context
+
+logger = logging.getLogger(__name__)
 
 
 class InvalidEvent(ValueError):
@@ -118,3 +138,140 @@ def emit(
                                                          updated_at=event.occurred_at)
         transaction.on_commit(lambda: dispatch(event))
     return event
+
+
+# --- retention ------------------------------------------------------------------------------------
+# The retention job is the only writer that removes audit rows. Per chain it prunes the oldest rows,
+# contiguously from the head, in short transactions (`chain_head_prune` stores the checkpoint and
+# deletes), after re-verifying the rows it is about to drop: pruning never erases the evidence of an
+# edited or deleted row (such a chain is left alone and `audit_chains_verify_task` reports it).
+
+RETENTION_BATCH_SIZE = 5000
+
+
+class RetentionRefused(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class ChainPruneResult:
+    chain: str
+    events_pruned: int = 0
+    checkpoint_seq: int | None = None
+    refused: str = ""
+
+
+def _retention_lock(chain_key: str) -> bool:
+    """Take the chain's pruning lock for this transaction; False if another run holds it (PostgreSQL)."""
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        return True  # SQLite serializes writers on its own
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext('plinto.audit_retention'), hashtext(%s))",
+                       [chain_key])
+        return bool(cursor.fetchone()[0])
+
+
+def _prune_batch(*, chain_key: str, older_than: datetime, batch_size: int) -> tuple[int, int | None, bool]:
+    """One transaction: prune up to `batch_size` expired rows from the head. (pruned, checkpoint seq, more?)"""
+    from apps.audit.selectors import checkpoint_latest, link_problem
+
+    with transaction.atomic():
+        if not _retention_lock(chain_key):
+            return 0, None, False  # another run is pruning this chain
+        checkpoint = checkpoint_latest(chain_key=chain_key)
+        expected_seq = checkpoint.seq if checkpoint else 1
+        expected_prev = checkpoint.prev_hash if checkpoint else GENESIS_HASH
+        rows = list(AuditEvent.objects.filter(chain_key=chain_key, seq__gte=expected_seq).order_by("seq")[:batch_size])
+        expired = list(itertools.takewhile(lambda event: event.occurred_at < older_than, rows))
+        for event in expired:
+            problem = link_problem(event, expected_seq=expected_seq, expected_prev=expected_prev)
+            if problem:
+                raise RetentionRefused(f"event {event.id}: {problem}")
+            expected_seq, expected_prev = event.seq + 1, event.hash
+        if not expired:
+            return 0, None, False
+        checkpoint = chain_head_prune(chain_key=chain_key, through_seq=expired[-1].seq)
+        return len(expired), checkpoint.seq, len(expired) == batch_size
+
+
+def chain_prune(*, chain_key: str, older_than: datetime, batch_size: int = RETENTION_BATCH_SIZE,
+                max_batches: int | None = None, deadline: float | None = None) -> ChainPruneResult:
+    """Prune one chain's rows that occurred before `older_than`, oldest first, one batch per transaction.
+
+    Stops at the first row still within retention (rows are pruned only contiguously from the head),
+    after `max_batches`, or once `time.monotonic()` passes `deadline`; the next run continues. Records
+    one `audit.pruned` platform event when it pruned anything. Safe to run twice: the second is a no-op.
+    """
+    pruned, checkpoint_seq, batches = 0, None, 0
+    try:
+        while True:
+            count, seq, more = _prune_batch(chain_key=chain_key, older_than=older_than, batch_size=batch_size)
+            pruned += count
+            checkpoint_seq = seq or checkpoint_seq
+            batches += 1
+            if not more or (max_batches and batches >= max_batches) or (deadline and time.monotonic() > deadline):
+                break
+    except (RetentionRefused, AppendOnlyError) as exc:
+        logger.error("audit retention: chain %s not pruned further: %s", chain_key, exc)
+        refused = str(exc)
+    else:
+        refused = ""
+    if pruned:
+        with transaction.atomic():
+            emit(action="audit.pruned", target=Target(type="audit_chain", id=chain_key), metadata={
+                "chain": chain_key, "events_pruned": pruned, "checkpoint_seq": checkpoint_seq})
+    return ChainPruneResult(chain=chain_key, events_pruned=pruned, checkpoint_seq=checkpoint_seq, refused=refused)
+
+
+def _organization_retention_days() -> dict[str, int]:
+    """Each organization's `audit_retention_days`, by chain key.
+
+    The one place the audit domain reads an organization setting. It goes through the app registry,
+    not an import: audit sits below orgs (ARCHITECTURE.md).
+    """
+    organization = django_apps.get_model("orgs", "Organization")
+    return {str(pk): days for pk, days in organization.objects.values_list("pk", "audit_retention_days")}
+
+
+def chains_prune(*, now: datetime | None = None, batch_size: int = RETENTION_BATCH_SIZE,
+                 max_batches_per_chain: int | None = 20, time_budget_seconds: float | None = None) -> dict[str, int]:
+    """The retention job: prune every chain to its retention period.
+
+    Organization chains keep `Organization.audit_retention_days`; the platform chain, and the chains of
+    organizations since purged, keep `settings.AUDIT_PLATFORM_RETENTION_DAYS`. `max_batches_per_chain`
+    keeps one large backlog from starving the other chains; the time budget keeps a run inside the
+    task's time limit. Returns counts for the task result.
+    """
+    from apps.audit.selectors import chain_key_list
+
+    now = now or timezone.now()
+    deadline = time.monotonic() + time_budget_seconds if time_budget_seconds else None
+    platform_days = settings.AUDIT_PLATFORM_RETENTION_DAYS
+    org_days = _organization_retention_days()
+    summary = {"chains": 0, "chains_pruned": 0, "events_pruned": 0, "refused": 0}
+    for key in chain_key_list():
+        if deadline and time.monotonic() > deadline:
+            break
+        days = max(1, org_days.get(key, platform_days))
+        result = chain_prune(chain_key=key, older_than=now - timedelta(days=days), batch_size=batch_size,
+                             max_batches=max_batches_per_chain, deadline=deadline)
+        summary["chains"] += 1
+        summary["chains_pruned"] += bool(result.events_pruned)
+        summary["events_pruned"] += result.events_pruned
+        summary["refused"] += bool(result.refused)
+    return summary
+
+
+# --- organization audit settings (changed by staff in the admin) -----------------------------------
+
+AUDIT_SETTING_EVENTS = {"audit_sink": "audit.sink_changed", "audit_retention_days": "audit.retention_changed"}
+
+
+def audit_settings_change_record(*, actor: Actor | models.Model | None, organization_id: uuid.UUID | str,
+                                 changes: dict[str, list[Any]]) -> None:
+    """Record a change of an organization's audit sink or retention on its own chain ({field: [old, new]})."""
+    for field, action in AUDIT_SETTING_EVENTS.items():
+        if field in changes and changes[field][0] != changes[field][1]:
+            emit(action=action, actor=actor, organization_id=organization_id,
+                 target=Target(type="organization", id=str(organization_id)), changes={field: changes[field]})

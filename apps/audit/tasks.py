@@ -27,3 +27,22 @@ def audit_chains_verify_task() -> dict[str, int]:
                     "reason": result.reason, "events_checked": result.events_checked,
                 })
     return summary
+
+
+@shared_task(acks_late=True)
+def audit_retention_prune_task() -> dict[str, int]:
+    """Periodic (beat): prune every chain to its retention period, oldest rows first, with checkpoints.
+
+    Safe to run twice (a second run finds nothing expired) and to stop anywhere (each batch commits with
+    its checkpoint); the time budget ends a run before the soft time limit and the next run continues.
+    """
+    from django.conf import settings
+
+    from apps.audit.services import chains_prune
+
+    soft_limit = getattr(settings, "CELERY_TASK_SOFT_TIME_LIMIT", None)
+    budget = max(30, soft_limit - 60) if soft_limit else None
+    summary = chains_prune(time_budget_seconds=budget)
+    if summary["refused"]:
+        logger.error("audit retention: %s chain(s) not pruned, see above", summary["refused"])
+    return summary

@@ -2,8 +2,10 @@
 
 from django.contrib import admin
 from django.db.models import Count, Q, QuerySet
+from django.forms import ModelForm
 from django.http import HttpRequest
 
+from apps.audit.services import AUDIT_SETTING_EVENTS, audit_settings_change_record
 from apps.orgs.models import Domain, Invitation, Membership, Organization, Team
 
 
@@ -25,7 +27,7 @@ class MembershipInline(admin.TabularInline):
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "member_count", "mfa_required", "created_at", "deleted_at")
-    list_filter = ("mfa_required", ("deleted_at", admin.EmptyFieldListFilter))
+    list_filter = ("mfa_required", "audit_sink", ("deleted_at", admin.EmptyFieldListFilter))
     search_fields = ("name", "slug", "memberships__user__email")
     readonly_fields = ("id", "created_at", "updated_at", "deleted_at")
     inlines = [MembershipInline]
@@ -40,6 +42,13 @@ class OrganizationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # deletion is soft, through the API, with its audit event
+
+    def save_model(self, request: HttpRequest, obj: Organization, form: ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change:  # audit_sink and audit_retention_days are staff-only: record who changed them
+            audit_settings_change_record(actor=request.user, organization_id=obj.pk, changes={
+                field: [form.initial.get(field), form.cleaned_data[field]]
+                for field in AUDIT_SETTING_EVENTS if field in form.changed_data})
 
 
 @admin.register(Team)

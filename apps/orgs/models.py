@@ -10,11 +10,12 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
+from apps.audit.models import SinkKind
 from apps.orgs.roles import SystemRole
 
 slug_validator = RegexValidator(r"^[a-z0-9-]{3,50}$", "3–50 lowercase letters, digits or hyphens.", code="invalid_slug")
@@ -36,6 +37,11 @@ class Organization(models.Model):
     session_max_age = models.PositiveIntegerField(
         null=True, blank=True, help_text="Seconds since sign-in after which org calls need a new one.")
     default_role = models.CharField(max_length=50, default=SystemRole.MEMBER)
+    # Staff-only (admin), never through the organizations API: apps.audit reads them.
+    audit_retention_days = models.PositiveIntegerField(
+        default=365, validators=[MinValueValidator(1)], help_text="Audit events older than this are pruned.")
+    audit_sink = models.CharField(max_length=16, choices=SinkKind.choices, blank=True, default=SinkKind.NONE,
+                                  help_text="Stream every committed audit event as a JSON line to a SIEM.")
     deleted_at = models.DateTimeField(null=True, blank=True, help_text="Soft-deleted; purged after the grace period.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -141,6 +141,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "orgs-invitations-expire": {"task": "apps.orgs.tasks.invitations_expire_task", "schedule": 3600},
     "orgs-purge-deleted": {"task": "apps.orgs.tasks.organizations_purge_task", "schedule": 6 * 3600},
+    "audit-retention-prune": {"task": "apps.audit.tasks.audit_retention_prune_task", "schedule": 24 * 3600},
     "audit-verify-chains": {
         "task": "apps.audit.tasks.audit_chains_verify_task",
         "schedule": env.int("AUDIT_VERIFY_INTERVAL_SECONDS", default=6 * 3600),
@@ -357,3 +358,8 @@ TWILIO_FROM = env.str("TWILIO_FROM", default="")  # a phone number or a Messagin
 # --- organizations (apps.orgs; docs/organizations.md) -----------------------------------------------
 ORG_DELETE_GRACE_DAYS = env.int("PLINTO_ORG_DELETE_GRACE_DAYS", default=30)
 ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT  # allauth's page rate limits see the same client address
+AUDIT_PLATFORM_RETENTION_DAYS = env.int("PLINTO_AUDIT_PLATFORM_RETENTION_DAYS", default=365)
+AUDIT_PLATFORM_SINK = env.str("PLINTO_AUDIT_PLATFORM_SINK", default="")  # "", "stdout" or "syslog"
+# "" = /dev/log when present, else localhost:514; or a path, or host:port
+AUDIT_SYSLOG_ADDRESS = env.str("PLINTO_AUDIT_SYSLOG_ADDRESS", default="")
+AUDIT_SYSLOG_FACILITY = env.str("PLINTO_AUDIT_SYSLOG_FACILITY", default="auth")

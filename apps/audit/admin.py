@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from apps.audit.models import AuditEvent
+from apps.audit.models import AuditCheckpoint, AuditEvent
 
 
 @admin.register(AuditEvent)
@@ -26,4 +26,24 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
+        return False
+
+
+@admin.register(AuditCheckpoint)
+class AuditCheckpointAdmin(admin.ModelAdmin):
+    """Where each pruned chain now starts: verification resumes from the latest checkpoint."""
+
+    list_display = ("chain_key", "seq", "events_pruned", "created_at")
+    search_fields = ("=chain_key",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: AuditCheckpoint | None = None) -> list[str]:
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AuditCheckpoint | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: AuditCheckpoint | None = None) -> bool:
         return False

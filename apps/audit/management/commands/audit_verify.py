@@ -18,7 +18,8 @@ class Command(BaseCommand):
         for key in keys:
             result = chain_verify(chain_key=key)
             if result.ok:
-                self.stdout.write(f"{key}: ok, {result.events_checked} events")
+                pruned = f" (after {result.events_pruned} pruned by retention)" if result.events_pruned else ""
+                self.stdout.write(f"{key}: ok, {result.events_checked} events{pruned}")
             else:
                 broken.append(key)
                 self.stdout.write(f"{key}: BROKEN at event {result.first_broken_id or '(tail)'}: "

@@ -37,10 +37,12 @@ def _clean_cache_and_limits() -> None:
     """Each test starts with an empty cache and fresh rate-limit counters (only our prefixes)."""
     from django.core.cache import cache
 
+    from apps.accounts.services.tokens import signing_key_cache_clear
     from apps.core.ratelimit import storage
 
     cache.delete_pattern("*")
     storage().reset()
+    signing_key_cache_clear()  # each test's rolled-back database has its own signing keys
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,7 @@ from typing import ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Upper
 from django.utils import timezone as dj_timezone
 
 from apps.core.crypto import EncryptedTextField
@@ -59,7 +59,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique",
+            # Upper(), because Django's `email__iexact` compiles to UPPER(email) = UPPER(%s) on PostgreSQL:
+            # this index then serves every lookup by e-mail (sign-in, sign-up, reset) as well as uniqueness.
+            models.UniqueConstraint(Upper("email"), name="accounts_user_email_ci_unique",
                                     violation_error_message="A user with this e-mail address already exists."),
         ]
         ordering = ["email"]

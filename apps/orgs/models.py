@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 
 from apps.audit.models import SinkKind
 from apps.orgs.roles import SystemRole
@@ -49,7 +49,8 @@ class Organization(models.Model):
     objects = OrganizationQuerySet.as_manager()
 
     class Meta:
-        constraints = [models.UniqueConstraint(Lower("slug"), name="orgs_organization_slug_ci_unique",
+        # Upper(): `slug__iexact` compiles to UPPER(slug) on PostgreSQL, so lookups by slug use this index.
+        constraints = [models.UniqueConstraint(Upper("slug"), name="orgs_organization_slug_ci_unique",
                                                violation_error_message="This slug is taken.")]
 
     def __str__(self) -> str:

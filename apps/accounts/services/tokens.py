@@ -65,11 +65,32 @@ def signing_key_rotate() -> SigningKey:
     """Add a key and sign with it from now on; older keys stay published until their tokens expire."""
     SigningKey.objects.select_for_update().filter(retired_at__isnull=True).update(retired_at=timezone.now())
     key = signing_key_create()
-    _public_keys_cache.clear()
+    signing_key_cache_clear()
     return key
 
 
+_current_key: tuple[float, SigningKey] | None = None
+CURRENT_KEY_CACHE_SECONDS = 30  # a rotation reaches every process within this; older keys stay valid anyway
+
+
 def signing_key_current() -> SigningKey:
+    """The key to sign with, read from the database at most every 30 s per process (it is on every refresh)."""
+    global _current_key
+    if _current_key is not None and time.monotonic() - _current_key[0] < CURRENT_KEY_CACHE_SECONDS:
+        return _current_key[1]
+    key = _signing_key_current_from_db()
+    _current_key = (time.monotonic(), key)
+    return key
+
+
+def signing_key_cache_clear() -> None:
+    """Forget the per-process caches of keys (after a rotation, or when the database is rolled back in tests)."""
+    global _current_key
+    _current_key = None
+    _public_keys_cache.clear()
+
+
+def _signing_key_current_from_db() -> SigningKey:
     key = SigningKey.objects.filter(retired_at__isnull=True).order_by("-created_at").first()
     if key is None:
         with transaction.atomic():

@@ -47,7 +47,7 @@ def challenge_start(*, user: User, amr: list[str], method: str, remember_token: 
                     ) -> ChallengeStarted | None:
     """After the first factor: None when no second factor is due (none enrolled, or a remembered device)."""
     methods = factors.methods_of(user)
-    if not factors.mfa_enabled(user) or remembered_device_valid(user=user, token=remember_token):
+    if not factors.mfa_enabled(user, methods=methods) or remembered_device_valid(user=user, token=remember_token):
         return None
     token = secrets.token_urlsafe(32)
     MfaChallenge.objects.create(user=user, token_hash=_hash(token), amr=amr, method=method,

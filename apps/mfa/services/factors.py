@@ -62,9 +62,9 @@ def methods_of(user: User) -> list[str]:
     return sorted(found, key=order.index)
 
 
-def mfa_enabled(user: User) -> bool:
+def mfa_enabled(user: User, *, methods: list[str] | None = None) -> bool:
     """Backup codes alone do not turn MFA on: they only recover a real factor."""
-    return any(m != FactorType.BACKUP_CODE for m in methods_of(user))
+    return any(m != FactorType.BACKUP_CODE for m in (methods if methods is not None else methods_of(user)))
 
 
 def factor_record_added(factor: Factor) -> None:

@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint check-migrations schema check-deploy worker lock clean
+.PHONY: run test install lint check-migrations schema check-deploy worker lock clean bench-auth
 
 $(STAMP): requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,8 +63,12 @@ check-deploy: $(STAMP)
 	FIELD_ENCRYPTION_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
 		$(PY) manage.py check --deploy --fail-level WARNING
 
+## Auth benchmark against PostgreSQL + Redis + gunicorn/uvicorn (by hand, never in CI): docs/benchmarks.md.
+bench-auth: $(STAMP)
+	bash bench/run_auth.sh
+
 worker: $(STAMP)
-	$(VENV)/bin/celery -A plinto worker -B --loglevel INFO
+	DJANGO_SETTINGS_MODULE=plinto.settings.local $(VENV)/bin/celery -A plinto worker -B --loglevel INFO
 
 ## Re-resolve both locks from pyproject.toml after changing a dependency (in a throwaway virtualenv).
 lock:

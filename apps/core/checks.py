@@ -27,3 +27,11 @@ def check_field_encryption_keys(app_configs, **kwargs) -> list[Error]:  # noqa: 
     except ImproperlyConfigured as exc:
         return [Error(str(exc), id="plinto.E002")]
     return []
+
+
+@register()
+def check_audit_platform_sink(app_configs, **kwargs) -> list[Error]:  # noqa: ANN001
+    sink = getattr(settings, "AUDIT_PLATFORM_SINK", "")
+    if sink not in ("", "stdout", "syslog"):
+        return [Error(f"PLINTO_AUDIT_PLATFORM_SINK is {sink!r}; expected '', 'stdout' or 'syslog'.", id="plinto.E003")]
+    return []

@@ -24,6 +24,14 @@ class MembershipInline(admin.TabularInline):
         return False
 
 
+@admin.action(description="Restore deleted organizations (within the grace period)", permissions=["change"])
+def restore_organizations(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+    from apps.orgs.services.organizations import organization_restore
+
+    restored = sum(organization_restore(organization=org, actor=request.user) for org in queryset)
+    modeladmin.message_user(request, f"{restored} organization(s) restored.")
+
+
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "member_count", "mfa_required", "created_at", "deleted_at")
@@ -31,6 +39,7 @@ class OrganizationAdmin(admin.ModelAdmin):
     search_fields = ("name", "slug", "memberships__user__email")
     readonly_fields = ("id", "created_at", "updated_at", "deleted_at")
     inlines = [MembershipInline]
+    actions = [restore_organizations]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(

@@ -7,6 +7,8 @@ declare(
               fields=(), subscribable=True, realtime=True),
     EventType(name="organization.deleted", description="An organization was deleted (soft, purged later).",
               fields=("purge_after",), subscribable=True),
+    EventType(name="organization.restored", description="Staff undid an organization's deletion within the grace "
+              "period.", fields=(), subscribable=True),
     EventType(name="organization.purged", description="A deleted organization's grace period ended; its data is gone.",
               fields=("slug",)),
     EventType(name="member.added", description="A user joined an organization.", fields=("role", "source"),

@@ -282,3 +282,13 @@ def test_deleted_organizations_are_purged_after_the_grace_period_keeping_their_a
     assert not Membership.objects.filter(organization_id=old.pk).exists()
     assert AuditEvent.objects.filter(organization_id=old.pk, action="organization.purged").exists()
     assert chain_verify(chain_key=str(old.pk)).ok
+
+
+def test_session_max_age_asks_for_a_recent_sign_in() -> None:
+    org, _ = org_with(member="member")
+    Organization.objects.filter(pk=org.pk).update(session_max_age=600)
+    client = signed_in("member@example.com")
+    assert client.get(f"/api/v1/organizations/{org.pk}").status_code == 200
+    UserSession.objects.filter(user__email="member@example.com").update(auth_time="2026-01-01T00:00:00Z")
+    response = client.get(f"/api/v1/organizations/{org.pk}")
+    assert (response.status_code, response.json()["code"]) == (403, "reauthentication_required")

@@ -92,6 +92,18 @@ def organization_delete(*, organization: Organization, actor: User) -> None:
          metadata={"purge_after": purge_after.isoformat()})
 
 
+@transaction.atomic
+def organization_restore(*, organization: Organization, actor: User) -> bool:
+    """Staff undo a soft delete within the grace period. False if it was not deleted."""
+    organization = _lock(organization)
+    if organization.deleted_at is None:
+        return False
+    organization.deleted_at = None
+    organization.save(update_fields=["deleted_at", "updated_at"])
+    emit(action="organization.restored", actor=actor, organization_id=organization.pk, target=organization)
+    return True
+
+
 def organizations_purge() -> int:
     """Delete organizations whose grace period is over; their audit chains stay (no foreign keys)."""
     horizon = timezone.now() - timedelta(days=settings.ORG_DELETE_GRACE_DAYS)

@@ -33,6 +33,7 @@ urlpatterns = [
     path("invitations/accept/", org_views.invitation_accept_page, name="invitation_accept"),
     path("accounts/2fa/", include("apps.mfa.urls_pages")),
     path("orgs/", include("apps.orgs.urls_pages")),
+    path("orgs/", include("apps.audit.urls_pages")),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

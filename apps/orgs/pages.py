@@ -184,15 +184,21 @@ def _add_service_errors(form: forms.Form, exc: ValidationError) -> None:
 
 
 def _capabilities(membership: Membership) -> dict[str, bool]:
-    """What the page offers to this role (display only: each POST is checked by org_access)."""
-    role = membership.role
+    """What the page offers to this member (display only: each POST is checked by org_access), from their
+    role and their teams' roles, as org_access decides."""
+    held = selectors.member_roles(membership)
+
+    def has(permission: str) -> bool:
+        return any(roles.role_has(role, permission) for role in held)
+
     return {
-        "update": roles.role_has(role, roles.ORG_UPDATE),
-        "manage_members": roles.role_has(role, roles.MEMBERS_MANAGE),
-        "invite": roles.role_has(role, roles.INVITATIONS_MANAGE),
-        "read_teams": roles.role_has(role, roles.TEAMS_READ),
-        "manage_teams": roles.role_has(role, roles.TEAMS_MANAGE),
-        "manage_domains": roles.role_has(role, roles.DOMAINS_MANAGE),
+        "update": has(roles.ORG_UPDATE),
+        "manage_members": has(roles.MEMBERS_MANAGE),
+        "invite": has(roles.INVITATIONS_MANAGE),
+        "read_teams": has(roles.TEAMS_READ),
+        "manage_teams": has(roles.TEAMS_MANAGE),
+        "manage_domains": has(roles.DOMAINS_MANAGE),
+        "read_audit": has(roles.AUDIT_READ),
     }
 
 

@@ -51,7 +51,7 @@ def _session_auth_time(request: Request):  # noqa: ANN202
     from apps.accounts.services.browser import SESSION_KEY
     from apps.accounts.services.tokens import AccessClaims
 
-    if isinstance(request.auth, AccessClaims):
+    if isinstance(getattr(request, "auth", None), AccessClaims):  # DRF request with an access token
         session_id = request.auth.session_id
     else:
         django_request = getattr(request, "_request", request)

@@ -104,3 +104,13 @@ def test_stats_count_by_action_outcome_and_day(acme) -> None:  # noqa: ANN001
     assert stats["by_action"] == {"member.added": 3, "member.removed": 1, "member.role_changed": 5}
     assert stats["by_outcome"] == {"failure": 1, "success": 8}
     assert sum(stats["by_day"].values()) == stats["total"] == 9
+
+
+def test_a_time_window_returns_exactly_the_events_inside_it(acme) -> None:  # noqa: ANN001
+    org, _ = acme
+    chain = list(AuditEvent.objects.filter(organization_id=org.pk).order_by("seq"))
+    since, until = chain[3].occurred_at, chain[6].occurred_at
+    response = signed_in("admin@example.com").get(f"/api/v1/organizations/{org.pk}/audit-logs",
+                                                  {"since": since.isoformat(), "until": until.isoformat()})
+    expected = [str(e.pk) for e in chain if since <= e.occurred_at < until][::-1]
+    assert [e["id"] for e in response.json()["results"]] == expected and expected

@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint check-migrations schema check-deploy worker lock clean bench-auth
+.PHONY: run test install lint check-migrations schema check-deploy worker lock clean bench-auth bench-audit
 
 $(STAMP): requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,10 @@ check-deploy: $(STAMP)
 ## Auth benchmark against PostgreSQL + Redis + gunicorn/uvicorn (by hand, never in CI): docs/benchmarks.md.
 bench-auth: $(STAMP)
 	bash bench/run_auth.sh
+
+## Audit trail at scale (1M events in PostgreSQL; by hand, never in CI; KEEP=1 keeps the database): docs/benchmarks.md.
+bench-audit: $(STAMP)
+	bash bench/run_audit.sh
 
 worker: $(STAMP)
 	DJANGO_SETTINGS_MODULE=plinto.settings.local $(VENV)/bin/celery -A plinto worker -B --loglevel INFO

@@ -35,6 +35,7 @@ from django.db.models.functions import Cast
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.cache import add_never_cache_headers
 
+from apps.audit.documents import event_document
 from apps.audit.models import AuditEvent
 from apps.audit.services import Actor, emit
 
@@ -121,28 +122,6 @@ def csv_chunks(events: QuerySet[AuditEvent]) -> Chunks:
         buffer.truncate()
         writer.writerows(map(csv_row, batch))
         yield buffer.getvalue().encode()
-
-
-def event_document(event: AuditEvent) -> dict[str, Any]:
-    """An event in the API's shape (AuditEventSerializer), built directly: the serializer cost 65 % of a
-    JSONL export's time (docs/benchmarks.md). A test holds the two equal."""
-    occurred_at = event.occurred_at.isoformat()
-    return {
-        "id": str(event.id),
-        "occurred_at": occurred_at[:-6] + "Z" if occurred_at.endswith("+00:00") else occurred_at,
-        "action": event.action,
-        "outcome": event.outcome,
-        "actor": {"type": event.actor_type, "id": event.actor_id or None, "email": event.actor_email or None},
-        "organization_id": str(event.organization_id) if event.organization_id else None,
-        "target": {"type": event.target_type, "id": event.target_id} if event.target_type else None,
-        "ip": event.ip,
-        "user_agent": event.user_agent,
-        "request_id": event.request_id,
-        "changes": event.changes,
-        "metadata": event.metadata,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    }
 
 
 def jsonl_chunks(events: QuerySet[AuditEvent]) -> Chunks:

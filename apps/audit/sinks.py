@@ -22,13 +22,13 @@ import logging.handlers
 import os
 import sys
 import threading
-from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps as django_apps
 from django.conf import settings
 
 from apps.audit import subscribers
+from apps.audit.documents import event_document
 from apps.audit.models import SinkKind
 
 if TYPE_CHECKING:
@@ -40,27 +40,6 @@ SYSLOG_IDENT = "plinto-audit: "
 _lock = threading.Lock()
 _stdout_configured = False
 _syslog: tuple[tuple[Any, int], logging.handlers.SysLogHandler] | None = None
-
-
-def event_document(event: AuditEvent) -> dict[str, Any]:
-    """The event as the audit API shows it (`apps.audit.apis.AuditEventSerializer`), as plain JSON."""
-    occurred_at = event.occurred_at.astimezone(UTC).isoformat()
-    return {
-        "id": str(event.id),
-        "occurred_at": occurred_at[:-6] + "Z" if occurred_at.endswith("+00:00") else occurred_at,
-        "action": event.action,
-        "outcome": event.outcome,
-        "actor": {"type": event.actor_type, "id": event.actor_id or None, "email": event.actor_email or None},
-        "organization_id": str(event.organization_id) if event.organization_id else None,
-        "target": {"type": event.target_type, "id": event.target_id} if event.target_type else None,
-        "ip": event.ip,
-        "user_agent": event.user_agent,
-        "request_id": event.request_id,
-        "changes": event.changes,
-        "metadata": event.metadata,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    }
 
 
 def event_line(event: AuditEvent) -> str:

@@ -197,11 +197,10 @@ def test_remember_device_skips_the_second_factor_until_password_reset(client, co
     again = APIClient().post("/api/v1/auth/signin", {"email": "mfa@example.com", "password": PASSWORD,
                                                      "remember_token": remember}, format="json").json()
     assert "tokens" in again
-    other_user = UserFactory(email="other@example.com")
-    assert other_user  # a remember token is bound to its user: someone else's is useless
     from apps.mfa.services.challenge import remembered_device_valid
 
-    assert remembered_device_valid(user=other_user, token=remember) is False
+    other_user = UserFactory(email="other@example.com")
+    assert remembered_device_valid(user=other_user, token=remember) is False  # bound to its own user
 
     with commit(execute=True):
         APIClient().post("/api/v1/auth/password/forgot", {"email": "mfa@example.com"}, format="json")

@@ -17,6 +17,10 @@ api_v1 = [
     path("", include("apps.orgs.urls_teams")),
     path("passkeys/", include("apps.mfa.urls_passkeys")),
     path("", include("apps.audit.urls")),
+    path("", include("apps.rbac.urls")),
+    path("", include("apps.rbac.urls_roles")),
+    path("", include("apps.rbac.urls_policies")),
+    path("", include("apps.rbac.urls_apikeys")),
 ]
 
 urlpatterns = [

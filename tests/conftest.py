@@ -39,8 +39,10 @@ def _clean_cache_and_limits() -> None:
 
     from apps.accounts.services.tokens import signing_key_cache_clear
     from apps.core.ratelimit import storage
+    from apps.rbac import cache as access_cache
 
     cache.delete_pattern("*")
+    access_cache.local.clear()  # in-process access snapshots of the previous test's (rolled back) rows
     storage().reset()
     signing_key_cache_clear()  # each test's rolled-back database has its own signing keys
 

@@ -20,8 +20,8 @@ from rest_framework.views import APIView
 from apps.audit.apis import FilterSerializer, _filters
 from apps.audit.exports import FORMATS, audit_log_export, export_response
 from apps.audit.selectors import event_list
-from apps.orgs import roles
-from apps.orgs.permissions import org_access
+from apps.audit.perms import AUDIT_READ
+from apps.rbac.access import org_access
 
 
 class AnyAcceptNegotiation(DefaultContentNegotiation):
@@ -56,7 +56,7 @@ class AuditLogExportApi(APIView):
         summary="Download the organization's audit trail, newest first (needs audit:read)",
     )
     def post(self, request: Request, org_id: str) -> StreamingHttpResponse:
-        membership = org_access(request, org_id, roles.AUDIT_READ)
+        membership = org_access(request, org_id, AUDIT_READ)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         filters = payload.validated_data.get("filters") or {}

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.audit.exports import audit_log_export, export_response
 from apps.audit.models import AuditEvent, Outcome
 from apps.audit.selectors import EventFilters, chain_verify, event_get, event_list, event_page
-from apps.orgs import roles
+from apps.audit.perms import AUDIT_READ
 from apps.orgs.models import Membership
 from apps.orgs.pages import _capabilities, active_organization, org_page
 
@@ -90,7 +90,7 @@ def _render(request: HttpRequest, template: str, membership: Membership, context
             *, status: int = 200) -> HttpResponse:
     return render(request, template, {
         "membership": membership, "organization": membership.organization, "tab": "security_log",
-        "can": {**_capabilities(membership), "read_audit": True},
+        "can": {**_capabilities(request, membership), "read_audit": True},
         **active_organization(request), **context,
     }, status=status)
 
@@ -124,7 +124,7 @@ def _newer_cursor(events: QuerySet[AuditEvent], before: int | None) -> tuple[boo
 # --- pages ----------------------------------------------------------------------------------------
 
 
-@org_page(roles.AUDIT_READ)
+@org_page(AUDIT_READ)
 @require_GET
 def security_log_page(request: HttpRequest, membership: Membership) -> HttpResponse:
     form = SecurityLogFilterForm(request.GET)
@@ -155,7 +155,7 @@ def _pretty(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-@org_page(roles.AUDIT_READ)
+@org_page(AUDIT_READ)
 @require_GET
 def security_log_event_page(request: HttpRequest, membership: Membership, event_id: object) -> HttpResponse:
     event = event_get(event_id=event_id, organization_ids=[membership.organization_id])
@@ -172,7 +172,7 @@ def security_log_event_page(request: HttpRequest, membership: Membership, event_
     })
 
 
-@org_page(roles.AUDIT_READ)
+@org_page(AUDIT_READ)
 @require_POST
 def security_log_export(request: HttpRequest, membership: Membership) -> HttpResponse:
     """The page's export form (session and CSRF, like every page POST), streamed like the API's export."""

@@ -30,7 +30,7 @@ from apps.audit.models import (
     Outcome,
     chain_head_prune,
 )
-from apps.audit.subscribers import dispatch
+from apps.audit.subscribers import dispatch, notify_in_transaction
 from apps.core.context import current_context
 
 logger = logging.getLogger(__name__)
@@ -58,6 +58,8 @@ class Actor:
             return cls.system()
         if isinstance(actor, Actor):
             return actor
+        if hasattr(actor, "as_audit_actor"):  # e.g. an API key's principal (apps.rbac.authentication)
+            return actor.as_audit_actor()
         if getattr(actor, "is_authenticated", False):
             return cls(type=ActorType.USER, id=str(actor.pk), email=getattr(actor, "email", "") or "")
         raise InvalidEvent(f"cannot record {actor!r} as an actor")
@@ -136,6 +138,7 @@ def emit(
         event.save(force_insert=True)
         AuditChain.objects.filter(key=chain_key).update(head_hash=event.hash, length=event.seq,
                                                          updated_at=event.occurred_at)
+        notify_in_transaction(event)
         transaction.on_commit(lambda: dispatch(event))
     return event
 

@@ -1,7 +1,11 @@
-"""On-commit subscribers of the event stream. Webhooks and realtime plug in here (no Django signals).
+"""Subscribers of the event stream. Webhooks and realtime plug in here (no Django signals).
 
 A subscriber is called once per committed event, after the transaction that wrote it has committed,
 and only then; one that fails is logged and does not stop the others or touch the event.
+
+An in-transaction listener is called by `emit()` itself, inside the caller's transaction, right after
+the event row is written. It is for bookkeeping that must not wait for the commit (apps.rbac bumps
+its cache version there, and again on commit); if it raises, the caller's change fails with it.
 """
 
 import logging
@@ -35,3 +39,19 @@ def dispatch(event: "AuditEvent") -> None:
             subscriber(event)
         except Exception:  # noqa: BLE001 - one broken subscriber must not silence the others
             logger.exception("audit subscriber %r failed for event %s (%s)", subscriber, event.id, event.action)
+
+
+InTransactionListener = Callable[["AuditEvent"], None]
+_in_transaction: list[InTransactionListener] = []
+
+
+def listen_in_transaction(listener: InTransactionListener) -> InTransactionListener:
+    """Register `listener` for every emitted event, run inside the emitting transaction."""
+    if listener not in _in_transaction:
+        _in_transaction.append(listener)
+    return listener
+
+
+def notify_in_transaction(event: "AuditEvent") -> None:
+    for listener in list(_in_transaction):
+        listener(event)

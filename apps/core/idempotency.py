@@ -65,7 +65,8 @@ class IdempotencyMiddleware:
                                     instance=request.path)
         try:
             response = self.get_response(request)
-            if response.status_code < 500 and response.status_code not in (409, 429) and not response.streaming:
+            if (response.status_code < 500 and response.status_code not in (409, 429) and not response.streaming
+                    and "no-store" not in response.get("Cache-Control", "")):  # e.g. a new API key's secret
                 cache.set(f"idem:{scope}", {"body_hash": body_hash, "status": response.status_code,
                                             "content_type": response.get("Content-Type", "application/json"),
                                             "content": response.content.decode()}, timeout=TTL_SECONDS)

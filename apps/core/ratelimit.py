@@ -112,6 +112,10 @@ class ApiRateThrottle(BaseThrottle):
 
     def allow_request(self, request: Request, view: APIView) -> bool:
         user = getattr(request, "user", None)
-        key = f"user:{user.pk}" if user is not None and user.is_authenticated else f"ip:{client_ip(request)}"
+        api_key = getattr(user, "api_key", None)  # an API key's principal (apps.rbac.authentication) has no pk
+        if api_key is not None:
+            key = f"apikey:{api_key.pk}"
+        else:
+            key = f"user:{user.pk}" if user is not None and user.is_authenticated else f"ip:{client_ip(request)}"
         enforce(request, self.limit_name, key)
         return True

@@ -12,9 +12,11 @@ from apps.accounts.apis import current_session, require_recent_authentication
 from apps.accounts.services.tokens import AccessClaims
 from apps.core.errors import NotAuthenticated
 from apps.core.pagination import cursor_page
-from apps.orgs import roles, selectors
+from apps.orgs import perms, roles, selectors
 from apps.orgs.models import Membership, Organization
-from apps.orgs.permissions import org_access
+from apps.rbac.access import org_access, request_api_key
+from apps.rbac.errors import UserRequired
+from apps.rbac.services.roles import role_assignable_check
 from apps.orgs.services import organizations as services
 
 
@@ -34,13 +36,13 @@ class OrganizationSerializer(serializers.Serializer):
 class MyOrganizationSerializer(OrganizationSerializer):
     role = serializers.SerializerMethodField()
 
-    def get_role(self, organization: Organization) -> str:
+    def get_role(self, organization: Organization) -> str | None:
         return self.context["roles"][organization.pk]
 
 
 def org_body(membership: Membership) -> dict:
-    return MyOrganizationSerializer(membership.organization,
-                                    context={"roles": {membership.organization_id: membership.role}}).data
+    role = membership.role.name if membership.role is not None else None  # an API key (KeyMembership) has none
+    return MyOrganizationSerializer(membership.organization, context={"roles": {membership.organization_id: role}}).data
 
 
 class SettingsInputSerializer(serializers.Serializer):
@@ -63,7 +65,7 @@ class OrganizationListApi(APIView):
     def get(self, request: Request) -> Response:
         memberships, next_cursor = cursor_page(selectors.organization_list_for_user(user=request.user), request,
                                                order=("joined_at", "id"))
-        role_of = {m.organization_id: m.role for m in memberships}
+        role_of = {m.organization_id: m.role.name for m in memberships}
         data = MyOrganizationSerializer([m.organization for m in memberships], many=True,
                                         context={"roles": role_of}).data
         return Response({"results": data, "next_cursor": next_cursor})
@@ -71,6 +73,8 @@ class OrganizationListApi(APIView):
     @extend_schema(request=InputSerializer, responses={201: MyOrganizationSerializer},
                    summary="Create an organization; I become its owner")
     def post(self, request: Request) -> Response:
+        if request_api_key(request) is not None:
+            raise UserRequired("An organization is created by a signed-in user, who becomes its owner.")
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         organization = services.organization_create(user=request.user, **payload.validated_data)
@@ -84,21 +88,23 @@ class OrganizationDetailApi(APIView):
 
     @extend_schema(responses={200: MyOrganizationSerializer}, summary="One of my organizations")
     def get(self, request: Request, org_id: str) -> Response:
-        return Response(org_body(org_access(request, org_id, roles.ORG_READ)))
+        return Response(org_body(org_access(request, org_id, perms.ORG_READ)))
 
     @extend_schema(request=InputSerializer, responses={200: MyOrganizationSerializer},
                    summary="Rename or change settings")
     def patch(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, roles.ORG_UPDATE)
+        membership = org_access(request, org_id, perms.ORG_UPDATE)
         payload = self.InputSerializer(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
+        role_assignable_check(caller_request=request, organization=membership.organization,
+                              role_name=payload.validated_data.get("default_role"))
         services.organization_update(organization=membership.organization, actor=request.user,
                                      data=payload.validated_data)
         return Response(org_body(membership))
 
     @extend_schema(responses={204: None}, summary="Delete the organization (owners; recent authentication)")
     def delete(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, roles.ORG_DELETE)
+        membership = org_access(request, org_id, perms.ORG_DELETE)
         require_recent_authentication(request)
         services.organization_delete(organization=membership.organization, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -108,7 +114,7 @@ class OrganizationBySlugApi(APIView):
     @extend_schema(responses={200: MyOrganizationSerializer}, summary="One of my organizations, by slug")
     def get(self, request: Request, slug: str) -> Response:
         membership = selectors.organization_get_by_slug(slug=slug, user=request.user)
-        return Response(org_body(org_access(request, membership.organization_id, roles.ORG_READ)))
+        return Response(org_body(org_access(request, membership.organization_id, perms.ORG_READ)))
 
 
 class MemberSerializer(serializers.Serializer):
@@ -128,7 +134,7 @@ class MemberListApi(APIView):
         "results": MemberSerializer(many=True), "next_cursor": serializers.CharField(allow_null=True)})},
         summary="Members of an organization")
     def get(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, roles.MEMBERS_READ)
+        membership = org_access(request, org_id, perms.MEMBERS_READ)
         members, next_cursor = cursor_page(selectors.member_list(organization=membership.organization), request,
                                            order=("joined_at", "id"))
         return Response({"results": MemberSerializer(members, many=True).data, "next_cursor": next_cursor})
@@ -140,9 +146,11 @@ class MemberDetailApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={200: MemberSerializer}, summary="Change a member's role")
     def patch(self, request: Request, org_id: str, user_id: str) -> Response:
-        membership = org_access(request, org_id, roles.MEMBERS_MANAGE)
+        membership = org_access(request, org_id, perms.MEMBERS_MANAGE)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
+        role_assignable_check(caller_request=request, organization=membership.organization,
+                              role_name=payload.validated_data["role"])
         member = selectors.member_get(organization=membership.organization, user_id=user_id)
         member = services.member_change_role(organization=membership.organization, member=member,
                                              role=payload.validated_data["role"], actor=request.user)
@@ -150,7 +158,7 @@ class MemberDetailApi(APIView):
 
     @extend_schema(responses={204: None}, summary="Remove a member")
     def delete(self, request: Request, org_id: str, user_id: str) -> Response:
-        membership = org_access(request, org_id, roles.MEMBERS_MANAGE)
+        membership = org_access(request, org_id, perms.MEMBERS_REMOVE)
         member = selectors.member_get(organization=membership.organization, user_id=user_id)
         services.member_remove(organization=membership.organization, member=member, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -171,7 +179,7 @@ class TransferOwnershipApi(APIView):
     @extend_schema(request=InputSerializer, responses={200: MemberSerializer},
                    summary="Make another member owner; I become admin (recent authentication)")
     def post(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, roles.OWNERSHIP_TRANSFER)
+        membership = org_access(request, org_id, perms.OWNERSHIP_TRANSFER)
         require_recent_authentication(request)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -195,9 +203,13 @@ class MembersBulkApi(APIView):
                    responses={200: inline_serializer("MembersBulkResult", {"results": serializers.ListField(
                        child=serializers.DictField())})})
     def post(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, roles.MEMBERS_MANAGE)
+        removing = isinstance(request.data, dict) and request.data.get("action") == "remove"
+        membership = org_access(request, org_id, perms.MEMBERS_REMOVE if removing else perms.MEMBERS_MANAGE)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
+        if payload.validated_data["action"] == "change_role":
+            role_assignable_check(caller_request=request, organization=membership.organization,
+                                  role_name=payload.validated_data.get("role"))
         results = services.members_bulk(organization=membership.organization, actor=request.user,
                                         **payload.validated_data)
         return Response({"results": [r.as_dict() for r in results]})

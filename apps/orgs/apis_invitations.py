@@ -27,10 +27,11 @@ from apps.core.errors import MalformedRequest, NotAuthenticated
 from apps.core.http import client_ip
 from apps.core.pagination import cursor_page
 from apps.core.ratelimit import enforce
-from apps.orgs import roles
+from apps.orgs import perms
 from apps.orgs.errors import OrganizationNotFound
 from apps.orgs.models import Invitation, InvitationStatus, Membership
-from apps.orgs.permissions import org_access
+from apps.rbac.access import org_access
+from apps.rbac.services.roles import role_assignable_check
 from apps.orgs.services import invitations as services
 
 # --- output -------------------------------------------------------------------------------------
@@ -89,7 +90,7 @@ class InvitationListApi(APIView):
                        "results": InvitationSerializer(many=True),
                        "next_cursor": serializers.CharField(allow_null=True)})})
     def get(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, roles.INVITATIONS_MANAGE)
+        membership = org_access(request, org_id, perms.INVITATIONS_MANAGE)
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         invitations, next_cursor = cursor_page(
@@ -100,9 +101,11 @@ class InvitationListApi(APIView):
     @extend_schema(request=InputSerializer, responses={201: InvitationSerializer},
                    summary="Invite an e-mail address (the link goes by e-mail only)")
     def post(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, roles.INVITATIONS_MANAGE)
+        membership = org_access(request, org_id, perms.INVITATIONS_MANAGE)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
+        role_assignable_check(caller_request=request, organization=membership.organization,
+                              role_name=payload.validated_data["role"])
         invitation = services.invitation_create(inviter=membership, **payload.validated_data)
         return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
@@ -173,10 +176,12 @@ class InvitationsBulkApi(APIView):
                                    "code": serializers.CharField(required=False),
                                    "invitation_id": serializers.UUIDField(required=False)}, many=True)})})
     def post(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, roles.INVITATIONS_MANAGE)
+        membership = org_access(request, org_id, perms.INVITATIONS_MANAGE)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
+        for role_name in sorted({row["role"] for row in data["invitations"]}):  # the whole request, before any row
+            role_assignable_check(caller_request=request, organization=membership.organization, role_name=role_name)
         results = services.invitations_bulk(inviter=membership, rows=data["invitations"], message=data["message"],
                                             expires_in_days=data["expires_in_days"])
         return Response({"results": [r.as_dict() for r in results]})
@@ -190,7 +195,7 @@ def managed_invitation(request: Request, invitation_id: str) -> tuple[Invitation
     Another tenant's invitation answers 404 like a missing one; a member without the permission, 403."""
     invitation = services.invitation_get(invitation_id=invitation_id)
     try:
-        membership = org_access(request, invitation.organization_id, roles.INVITATIONS_MANAGE)
+        membership = org_access(request, invitation.organization_id, perms.INVITATIONS_MANAGE)
     except OrganizationNotFound:
         raise services.InvitationNotFound("No such invitation.") from None
     return invitation, membership

@@ -13,9 +13,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.pagination import cursor_page
-from apps.orgs import roles
+from apps.orgs import perms
 from apps.orgs.models import Domain, Team
-from apps.orgs.permissions import org_access
+from apps.rbac.access import org_access
+from apps.rbac.services.decisions import Resource
+from apps.rbac.services.roles import role_assignable_check
 from apps.orgs.services import domains as domain_services
 from apps.orgs.services import teams as team_services
 
@@ -37,7 +39,7 @@ class TeamSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
     def get_role(self, team: Team) -> str | None:
-        return team.role or None
+        return team.role.name if team.role_id else None
 
 
 class TeamMemberSerializer(serializers.Serializer):
@@ -54,6 +56,11 @@ class TeamInputSerializer(serializers.Serializer):
                                  help_text="A role name every member of the team also holds; null or '' for none.")
 
 
+def _team_resource(team: Team) -> Resource:
+    """The team as a resource of access decisions: a grant on this team counts, one on another does not."""
+    return Resource("team", str(team.pk))
+
+
 def _team_body(team: Team) -> dict:
     if not hasattr(team, "member_count"):
         team.member_count = team.team_memberships.count()
@@ -64,17 +71,18 @@ class TeamListApi(APIView):
     @extend_schema(responses={200: _page_schema("TeamList", TeamSerializer(many=True))},
                    summary="Teams of an organization")
     def get(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, roles.TEAMS_READ)
+        membership = org_access(request, org_id, perms.TEAMS_READ)
         teams, next_cursor = cursor_page(team_services.team_list(organization=membership.organization), request,
                                          order=("created_at", "id"))
         return Response({"results": TeamSerializer(teams, many=True).data, "next_cursor": next_cursor})
 
     @extend_schema(request=TeamInputSerializer, responses={201: TeamSerializer}, summary="Create a team")
     def post(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, roles.TEAMS_MANAGE)
+        membership = org_access(request, org_id, perms.TEAMS_MANAGE)
         payload = TeamInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
+        role_assignable_check(caller_request=request, organization=membership.organization, role_name=data.get("role"))
         team = team_services.team_create(organization=membership.organization, actor=request.user,
                                          name=data["name"], description=data.get("description") or "",
                                          role=data.get("role"))
@@ -85,23 +93,25 @@ class TeamDetailApi(APIView):
     @extend_schema(responses={200: TeamSerializer}, summary="One team of one of my organizations")
     def get(self, request: Request, team_id: str) -> Response:
         team = team_services.team_get_for_user(team_id=team_id, user=request.user)
-        org_access(request, team.organization_id, roles.TEAMS_READ)
+        org_access(request, team.organization_id, perms.TEAMS_READ, resource=_team_resource(team))
         return Response(_team_body(team))
 
     @extend_schema(request=TeamInputSerializer(partial=True), responses={200: TeamSerializer},
                    summary="Rename a team, change its description or role")
     def patch(self, request: Request, team_id: str) -> Response:
         team = team_services.team_get_for_user(team_id=team_id, user=request.user)
-        org_access(request, team.organization_id, roles.TEAMS_MANAGE)
+        org_access(request, team.organization_id, perms.TEAMS_MANAGE, resource=_team_resource(team))
         payload = TeamInputSerializer(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
+        role_assignable_check(caller_request=request, organization=team.organization,
+                              role_name=payload.validated_data.get("role"))
         team = team_services.team_update(team=team, actor=request.user, data=payload.validated_data)
         return Response(_team_body(team))
 
     @extend_schema(responses={204: None}, summary="Delete a team (its members stay in the organization)")
     def delete(self, request: Request, team_id: str) -> Response:
         team = team_services.team_get_for_user(team_id=team_id, user=request.user)
-        org_access(request, team.organization_id, roles.TEAMS_MANAGE)
+        org_access(request, team.organization_id, perms.TEAMS_MANAGE, resource=_team_resource(team))
         team_services.team_delete(team=team, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -111,7 +121,7 @@ class TeamMemberListApi(APIView):
                    summary="Members of a team")
     def get(self, request: Request, team_id: str) -> Response:
         team = team_services.team_get_for_user(team_id=team_id, user=request.user)
-        org_access(request, team.organization_id, roles.TEAMS_READ)
+        org_access(request, team.organization_id, perms.TEAMS_READ, resource=_team_resource(team))
         rows, next_cursor = cursor_page(team_services.team_member_list(team=team), request,
                                         order=("created_at", "id"))
         return Response({"results": TeamMemberSerializer(rows, many=True).data, "next_cursor": next_cursor})
@@ -122,7 +132,9 @@ class TeamMemberApi(APIView):
                    summary="Put a member of the organization in the team (201 added, 200 already there)")
     def put(self, request: Request, team_id: str, user_id: str) -> Response:
         team = team_services.team_get_for_user(team_id=team_id, user=request.user)
-        org_access(request, team.organization_id, roles.TEAMS_MANAGE)
+        org_access(request, team.organization_id, perms.TEAMS_MANAGE, resource=_team_resource(team))
+        if team.role_id:  # joining the team hands its role to the member
+            role_assignable_check(caller_request=request, organization=team.organization, role_name=team.role.name)
         row, created = team_services.team_member_add(team=team, user_id=user_id, actor=request.user)
         return Response(TeamMemberSerializer(row).data,
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
@@ -130,7 +142,7 @@ class TeamMemberApi(APIView):
     @extend_schema(responses={204: None}, summary="Take a member out of the team")
     def delete(self, request: Request, team_id: str, user_id: str) -> Response:
         team = team_services.team_get_for_user(team_id=team_id, user=request.user)
-        org_access(request, team.organization_id, roles.TEAMS_MANAGE)
+        org_access(request, team.organization_id, perms.TEAMS_MANAGE, resource=_team_resource(team))
         team_services.team_member_remove(team=team, user_id=user_id, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -168,7 +180,7 @@ class DomainListApi(APIView):
     @extend_schema(responses={200: _page_schema("DomainList", DomainSerializer(many=True))},
                    summary="Domains of an organization")
     def get(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, roles.ORG_READ)
+        membership = org_access(request, org_id, perms.ORG_READ)
         domains, next_cursor = cursor_page(domain_services.domain_list(organization=membership.organization),
                                            request, order=("created_at", "id"))
         return Response({"results": DomainSerializer(domains, many=True).data, "next_cursor": next_cursor})
@@ -176,7 +188,7 @@ class DomainListApi(APIView):
     @extend_schema(request=InputSerializer, responses={201: DomainSerializer},
                    summary="Claim a domain; publish the returned TXT record, then verify")
     def post(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, roles.DOMAINS_MANAGE)
+        membership = org_access(request, org_id, perms.DOMAINS_MANAGE)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         domain = domain_services.domain_add(organization=membership.organization, actor=request.user,
@@ -191,14 +203,14 @@ class DomainDetailApi(APIView):
     @extend_schema(responses={200: DomainSerializer}, summary="One domain of one of my organizations")
     def get(self, request: Request, domain_id: str) -> Response:
         domain = domain_services.domain_get_for_user(domain_id=domain_id, user=request.user)
-        org_access(request, domain.organization_id, roles.ORG_READ)
+        org_access(request, domain.organization_id, perms.ORG_READ)
         return Response(DomainSerializer(domain).data)
 
     @extend_schema(request=InputSerializer, responses={200: DomainSerializer},
                    summary="Turn auto-join on or off (it acts once the domain is verified)")
     def patch(self, request: Request, domain_id: str) -> Response:
         domain = domain_services.domain_get_for_user(domain_id=domain_id, user=request.user)
-        org_access(request, domain.organization_id, roles.DOMAINS_MANAGE)
+        org_access(request, domain.organization_id, perms.DOMAINS_MANAGE)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         domain = domain_services.domain_update(domain=domain, actor=request.user, **payload.validated_data)
@@ -207,7 +219,7 @@ class DomainDetailApi(APIView):
     @extend_schema(responses={204: None}, summary="Remove a domain (members who joined through it stay)")
     def delete(self, request: Request, domain_id: str) -> Response:
         domain = domain_services.domain_get_for_user(domain_id=domain_id, user=request.user)
-        org_access(request, domain.organization_id, roles.DOMAINS_MANAGE)
+        org_access(request, domain.organization_id, perms.DOMAINS_MANAGE)
         domain_services.domain_remove(domain=domain, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -220,6 +232,6 @@ class DomainVerifyApi(APIView):
                                "`dns_unavailable` when DNS did not answer.")
     def post(self, request: Request, domain_id: str) -> Response:
         domain = domain_services.domain_get_for_user(domain_id=domain_id, user=request.user)
-        org_access(request, domain.organization_id, roles.DOMAINS_MANAGE)
+        org_access(request, domain.organization_id, perms.DOMAINS_MANAGE)
         domain = domain_services.domain_verify(domain=domain, actor=request.user)
         return Response(DomainSerializer(domain).data)

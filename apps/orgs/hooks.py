@@ -17,3 +17,21 @@ def _shares_an_organization(viewer, user):  # noqa: ANN001, ANN202
 
 account_hooks.register_deletion_blocker(_sole_owner_blocker)
 account_hooks.register_visibility_rule(_shares_an_organization)
+
+
+# --- roles ------------------------------------------------------------------------------------------
+# Roles are apps.rbac's rows; orgs refers to them by name on the wire and asks rbac to resolve a name
+# within an organization (a system role or that organization's custom role).
+_role_resolver = None
+
+
+def register_role_resolver(resolver) -> None:  # noqa: ANN001
+    global _role_resolver
+    _role_resolver = resolver
+
+
+def role_resolve(*, organization, name: str):  # noqa: ANN001, ANN201
+    """The Role called `name` that members of `organization` may hold, or None."""
+    if _role_resolver is None:
+        raise RuntimeError("apps.rbac is not installed: no role resolver.")
+    return _role_resolver(organization=organization, name=name)

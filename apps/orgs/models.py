@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower, Upper
 
 from apps.audit.models import SinkKind
-from apps.orgs.roles import SystemRole
+from apps.orgs.roles import default_member_role_id
 
 slug_validator = RegexValidator(r"^[a-z0-9-]{3,50}$", "3–50 lowercase letters, digits or hyphens.", code="invalid_slug")
 
@@ -36,7 +36,8 @@ class Organization(models.Model):
     ip_allowlist = models.JSONField(default=list, blank=True, help_text="CIDRs; empty = any address.")
     session_max_age = models.PositiveIntegerField(
         null=True, blank=True, help_text="Seconds since sign-in after which org calls need a new one.")
-    default_role = models.CharField(max_length=50, default=SystemRole.MEMBER)
+    default_role = models.ForeignKey("rbac.Role", on_delete=models.RESTRICT, default=default_member_role_id,
+                                     related_name="+", help_text="The role of members who join by a verified domain.")
     # Staff-only (admin), never through the organizations API: apps.audit reads them.
     audit_retention_days = models.PositiveIntegerField(
         default=365, validators=[MinValueValidator(1)], help_text="Audit events older than this are pruned.")
@@ -66,7 +67,8 @@ class Membership(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=50, default=SystemRole.MEMBER)
+    role = models.ForeignKey("rbac.Role", on_delete=models.RESTRICT, default=default_member_role_id,
+                             related_name="memberships")
     status = models.CharField(max_length=10, choices=MembershipStatus.choices, default=MembershipStatus.ACTIVE)
     invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
@@ -79,7 +81,7 @@ class Membership(models.Model):
         indexes = [models.Index(fields=["user", "organization"], name="orgs_membership_user_org")]
 
     def __str__(self) -> str:
-        return f"{self.user_id} in {self.organization_id} as {self.role}"
+        return f"{self.user_id} in {self.organization_id} as {self.role_id}"
 
 
 class Team(models.Model):
@@ -87,7 +89,8 @@ class Team(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="teams")
     name = models.CharField(max_length=100)
     description = models.CharField(max_length=500, blank=True)
-    role = models.CharField(max_length=50, blank=True, help_text="A role every member of the team also holds.")
+    role = models.ForeignKey("rbac.Role", null=True, blank=True, on_delete=models.RESTRICT, related_name="teams",
+                             help_text="A role every member of the team also holds.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -124,7 +127,7 @@ class Invitation(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
     email = models.EmailField(max_length=254)
-    role = models.CharField(max_length=50)
+    role = models.ForeignKey("rbac.Role", on_delete=models.RESTRICT, related_name="invitations")
     message = models.CharField(max_length=1000, blank=True)
     token_hash = models.CharField(max_length=64, unique=True)
     status = models.CharField(max_length=10, choices=InvitationStatus.choices, default=InvitationStatus.PENDING)

@@ -31,11 +31,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from apps.core.errors import ApplicationError
-from apps.orgs import roles, selectors
+from apps.orgs import perms, roles, selectors
 from apps.orgs.apis_invitations import InvitationCsvParser
 from apps.orgs.errors import OrganizationNotFound, SlugTaken
 from apps.orgs.models import Membership, Organization
-from apps.orgs.permissions import org_access
+from apps.audit.perms import AUDIT_READ
+from apps.rbac.perms import APIKEYS_READ, GRANTS_MANAGE, POLICIES_READ, ROLES_READ
+from apps.rbac.access import org_access
 from apps.orgs.services import domains as domain_services
 from apps.orgs.services import invitations as invitation_services
 from apps.orgs.services import organizations as org_services
@@ -80,8 +82,15 @@ def active_organization(request: HttpRequest) -> dict[str, Any]:
 # --- forms: the shape of the input; the rules are the services' ---------------------------------
 
 
-def _role_choices(*, owner: bool = True, blank: str | None = None) -> list[tuple[str, str]]:
+def _role_choices(organization: Organization | None, *, owner: bool = True,
+                  blank: str | None = None) -> list[tuple[str, str]]:
+    """The system roles, then the organization's custom roles (by name, as the API takes them)."""
+    from apps.rbac.selectors import roles_for_organization
+
     choices = [(role.value, role.label) for role in roles.SystemRole if owner or role != roles.SystemRole.OWNER]
+    if organization is not None:
+        custom = roles_for_organization(organization_id=organization.pk).filter(organization__isnull=False)
+        choices += [(role.name, role.name) for role in custom.order_by("name")]
     return [("", blank), *choices] if blank is not None else choices
 
 
@@ -126,20 +135,25 @@ class OrganizationSettingsForm(forms.Form):
     session_max_age = forms.IntegerField(required=False, min_value=60, label="Maximum session age (seconds)",
                                          help_text="Time since sign-in after which members must sign in again to "
                                                    "use the organization. Empty: no limit.")
-    default_role = forms.ChoiceField(choices=_role_choices(owner=False),
+    default_role = forms.ChoiceField(choices=_role_choices(None, owner=False),
                                      help_text="The role of members who join through a verified domain.")
+
+    def __init__(self, *args: Any, organization: Organization | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["default_role"].choices = _role_choices(organization, owner=False)
 
 
 class InviteForm(forms.Form):
     email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "off"}))
-    role = forms.ChoiceField(choices=_role_choices(), initial=roles.SystemRole.MEMBER)
+    role = forms.ChoiceField(choices=_role_choices(None), initial=roles.SystemRole.MEMBER)
     message = forms.CharField(max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3}),
                               help_text="Included in the e-mail.")
 
-    def __init__(self, *args: Any, inviter_role: str, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, inviter: Membership, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if inviter_role != roles.SystemRole.OWNER:  # the service refuses it anyway; do not offer it
-            self.fields["role"].choices = _role_choices(owner=False)
+        # Only owners may invite owners: the service refuses it anyway; do not offer it.
+        owner = inviter.role_id == roles.system_role_id(roles.SystemRole.OWNER)
+        self.fields["role"].choices = _role_choices(inviter.organization, owner=owner)
 
 
 class BulkInviteForm(forms.Form):
@@ -159,8 +173,12 @@ class BulkInviteForm(forms.Form):
 class TeamForm(forms.Form):
     name = forms.CharField(max_length=100)
     description = forms.CharField(max_length=500, required=False)
-    role = forms.ChoiceField(choices=_role_choices(owner=False, blank="No role"), required=False,
+    role = forms.ChoiceField(choices=_role_choices(None, owner=False, blank="No role"), required=False,
                              help_text="A role every member of the team also holds.")
+
+    def __init__(self, *args: Any, organization: Organization | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = _role_choices(organization, owner=False, blank="No role")
 
 
 class DomainForm(forms.Form):
@@ -183,22 +201,30 @@ def _add_service_errors(form: forms.Form, exc: ValidationError) -> None:
 # --- access ---------------------------------------------------------------------------------------
 
 
-def _capabilities(membership: Membership) -> dict[str, bool]:
-    """What the page offers to this member (display only: each POST is checked by org_access), from their
-    role and their teams' roles, as org_access decides."""
-    held = selectors.member_roles(membership)
+def _capabilities(request: HttpRequest, membership: Membership) -> dict[str, bool]:
+    """What the page offers to this member (display only: each POST is checked by org_access), as the
+    decision service answers for this request."""
+    from apps.rbac.access import request_facts
+    from apps.rbac.services.decisions import decide, user_caller
+
+    caller = user_caller(user=request.user, organization=membership.organization)
+    facts = request_facts(request)
 
     def has(permission: str) -> bool:
-        return any(roles.role_has(role, permission) for role in held)
+        return decide(caller=caller, permission=permission, facts=facts).allowed
 
     return {
-        "update": has(roles.ORG_UPDATE),
-        "manage_members": has(roles.MEMBERS_MANAGE),
-        "invite": has(roles.INVITATIONS_MANAGE),
-        "read_teams": has(roles.TEAMS_READ),
-        "manage_teams": has(roles.TEAMS_MANAGE),
-        "manage_domains": has(roles.DOMAINS_MANAGE),
-        "read_audit": has(roles.AUDIT_READ),
+        "update": has(perms.ORG_UPDATE),
+        "manage_members": has(perms.MEMBERS_MANAGE),
+        "invite": has(perms.INVITATIONS_MANAGE),
+        "read_teams": has(perms.TEAMS_READ),
+        "manage_teams": has(perms.TEAMS_MANAGE),
+        "manage_domains": has(perms.DOMAINS_MANAGE),
+        "read_audit": has(AUDIT_READ),
+        "read_roles": has(ROLES_READ),
+        "read_policies": has(POLICIES_READ),
+        "read_apikeys": has(APIKEYS_READ),
+        "manage_grants": has(GRANTS_MANAGE),
     }
 
 
@@ -234,7 +260,7 @@ def _render(request: HttpRequest, template: str, membership: Membership, context
     if error is not None:
         context["error"], status = error.detail, status or error.status
     return render(request, template, {
-        "membership": membership, "organization": membership.organization, "can": _capabilities(membership),
+        "membership": membership, "organization": membership.organization, "can": _capabilities(request, membership),
         **active_organization(request), **context,
     }, status=status or 200)
 
@@ -297,18 +323,21 @@ def organizations_page(request: HttpRequest) -> HttpResponse:
 
 
 def _settings_initial(organization: Organization) -> dict[str, Any]:
-    return {name: getattr(organization, name) for name in org_services.SETTINGS_FIELDS}
+    initial = {name: getattr(organization, name) for name in org_services.SETTINGS_FIELDS}
+    initial["default_role"] = organization.default_role.name
+    return initial
 
 
-@org_page(roles.ORG_READ)
+@org_page(perms.ORG_READ)
 def overview_page(request: HttpRequest, membership: Membership) -> HttpResponse:
     organization = membership.organization
-    form = OrganizationSettingsForm(initial=_settings_initial(organization))
+    form = OrganizationSettingsForm(initial=_settings_initial(organization), organization=organization)
     error: ApplicationError | None = None
     if request.method == "POST":
         try:
-            actor = _act(request, membership, roles.ORG_UPDATE)
-            form = OrganizationSettingsForm(request.POST, initial=_settings_initial(organization))
+            actor = _act(request, membership, perms.ORG_UPDATE)
+            form = OrganizationSettingsForm(request.POST, initial=_settings_initial(organization),
+                                            organization=organization)
             if form.is_valid():
                 try:
                     org_services.organization_update(organization=actor.organization, actor=request.user,
@@ -338,12 +367,12 @@ def _bulk_rows(form: BulkInviteForm) -> list[dict[str, str]]:
     return rows
 
 
-@org_page(roles.MEMBERS_READ)
+@org_page(perms.MEMBERS_READ)
 def members_page(request: HttpRequest, membership: Membership) -> HttpResponse:
     """Members and their roles; change role and remove (members:manage); invite one address or a CSV
     file (members:invite); leave."""
     organization = membership.organization
-    invite_form = InviteForm(prefix="invite", inviter_role=membership.role)
+    invite_form = InviteForm(prefix="invite", inviter=membership)
     bulk_form = BulkInviteForm(prefix="bulk")
     bulk_results: list[dict[str, Any]] | None = None
     error: ApplicationError | None = None
@@ -351,13 +380,13 @@ def members_page(request: HttpRequest, membership: Membership) -> HttpResponse:
     action = request.POST.get("action") if request.method == "POST" else None
     try:
         if action == "change_role":
-            _act(request, membership, roles.MEMBERS_MANAGE)
+            _act(request, membership, perms.MEMBERS_MANAGE)
             role = request.POST.get("role", "")
             member = selectors.member_get(organization=organization, user_id=request.POST.get("user_id"))
             org_services.member_change_role(organization=organization, member=member, role=role, actor=request.user)
             return _done(request, f"{member.user.email} is now {role}.", "orgs_members", membership)
         if action == "remove":
-            _act(request, membership, roles.MEMBERS_MANAGE)
+            _act(request, membership, perms.MEMBERS_REMOVE)
             member = selectors.member_get(organization=organization, user_id=request.POST.get("user_id"))
             org_services.member_remove(organization=organization, member=member, actor=request.user)
             if member.pk == membership.pk:
@@ -368,8 +397,8 @@ def members_page(request: HttpRequest, membership: Membership) -> HttpResponse:
             org_services.member_leave(organization=organization, member=own)
             return _left(request, organization)
         if action == "invite":
-            inviter = _act(request, membership, roles.INVITATIONS_MANAGE)
-            invite_form = InviteForm(request.POST, prefix="invite", inviter_role=inviter.role)
+            inviter = _act(request, membership, perms.INVITATIONS_MANAGE)
+            invite_form = InviteForm(request.POST, prefix="invite", inviter=inviter)
             if invite_form.is_valid():
                 try:
                     invitation = invitation_services.invitation_create(inviter=inviter, **invite_form.cleaned_data)
@@ -380,7 +409,7 @@ def members_page(request: HttpRequest, membership: Membership) -> HttpResponse:
                                  membership)
             status = 400
         elif action == "bulk_invite":
-            inviter = _act(request, membership, roles.INVITATIONS_MANAGE)
+            inviter = _act(request, membership, perms.INVITATIONS_MANAGE)
             bulk_form = BulkInviteForm(request.POST, request.FILES, prefix="bulk")
             if bulk_form.is_valid():
                 try:
@@ -404,7 +433,8 @@ def members_page(request: HttpRequest, membership: Membership) -> HttpResponse:
     return _render(request, "orgs/members.html", membership, {
         "members": members, "invite_form": invite_form, "bulk_form": bulk_form, "bulk_results": bulk_results,
         "bulk_invited": sum(1 for r in bulk_results if r["ok"]) if bulk_results is not None else 0,
-        "role_choices": _role_choices(owner=membership.role == roles.SystemRole.OWNER), "tab": "members",
+        "role_choices": _role_choices(organization, owner=membership.role_id == roles.system_role_id(
+            roles.SystemRole.OWNER)), "tab": "members",
     }, error, status=status)
 
 
@@ -418,7 +448,7 @@ def _left(request: HttpRequest, organization: Organization) -> HttpResponse:
 # --- /orgs/<org_id>/invitations/ ------------------------------------------------------------------
 
 
-@org_page(roles.INVITATIONS_MANAGE)
+@org_page(perms.INVITATIONS_MANAGE)
 def invitations_page(request: HttpRequest, membership: Membership) -> HttpResponse:
     """Pending and expired invitations (as invitation_list sees them), with resend and revoke."""
     organization = membership.organization
@@ -426,7 +456,7 @@ def invitations_page(request: HttpRequest, membership: Membership) -> HttpRespon
     action = request.POST.get("action") if request.method == "POST" else None
     if action in ("resend", "revoke"):
         try:
-            actor = _act(request, membership, roles.INVITATIONS_MANAGE)
+            actor = _act(request, membership, perms.INVITATIONS_MANAGE)
             invitation = invitation_services.invitation_get(invitation_id=request.POST.get("invitation_id"))
             if invitation.organization_id != organization.pk:
                 raise invitation_services.InvitationNotFound("No such invitation.")
@@ -458,10 +488,10 @@ def _team_data(form: TeamForm) -> dict[str, Any]:
     return {"name": data["name"], "description": data["description"], "role": data["role"] or None}
 
 
-@org_page(roles.TEAMS_READ)
+@org_page(perms.TEAMS_READ)
 def teams_page(request: HttpRequest, membership: Membership) -> HttpResponse:
     organization = membership.organization
-    form = TeamForm()
+    form = TeamForm(organization=membership.organization)
     error: ApplicationError | None = None
     status = None
     action = request.POST.get("action") if request.method == "POST" else None
@@ -469,8 +499,8 @@ def teams_page(request: HttpRequest, membership: Membership) -> HttpResponse:
         status = 400
     elif action == "create":
         try:
-            _act(request, membership, roles.TEAMS_MANAGE)
-            form = TeamForm(request.POST)
+            _act(request, membership, perms.TEAMS_MANAGE)
+            form = TeamForm(request.POST, organization=membership.organization)
             if form.is_valid():
                 try:
                     team = team_services.team_create(organization=organization, actor=request.user,
@@ -488,7 +518,7 @@ def teams_page(request: HttpRequest, membership: Membership) -> HttpResponse:
     }, error, status=status)
 
 
-@org_page(roles.TEAMS_READ)
+@org_page(perms.TEAMS_READ)
 def team_page(request: HttpRequest, membership: Membership, team_id: object) -> HttpResponse:
     """One team: its members (add, remove), rename or change it, delete it (teams:manage)."""
     organization = membership.organization
@@ -498,25 +528,26 @@ def team_page(request: HttpRequest, membership: Membership, team_id: object) -> 
         raise Http404("No such team.") from None
     if team.organization_id != organization.pk:
         raise Http404("No such team.")
-    form = TeamForm(prefix="team", initial={"name": team.name, "description": team.description, "role": team.role})
+    form = TeamForm(prefix="team", organization=team.organization, initial={
+        "name": team.name, "description": team.description, "role": team.role.name if team.role_id else ""})
     error: ApplicationError | None = None
     status = None
     action = request.POST.get("action") if request.method == "POST" else None
     try:
         if action == "add_member":
-            _act(request, membership, roles.TEAMS_MANAGE)
+            _act(request, membership, perms.TEAMS_MANAGE)
             row, created = team_services.team_member_add(team=team, user_id=request.POST.get("user_id"),
                                                          actor=request.user)
             email = row.membership.user.email
             text = f"{email} was added to the team." if created else f"{email} is already in the team."
             return _team_done(request, team, text)
         if action == "remove_member":
-            _act(request, membership, roles.TEAMS_MANAGE)
+            _act(request, membership, perms.TEAMS_MANAGE)
             team_services.team_member_remove(team=team, user_id=request.POST.get("user_id"), actor=request.user)
             return _team_done(request, team, "The member was taken out of the team.")
         if action == "update":
-            _act(request, membership, roles.TEAMS_MANAGE)
-            form = TeamForm(request.POST, prefix="team")
+            _act(request, membership, perms.TEAMS_MANAGE)
+            form = TeamForm(request.POST, prefix="team", organization=team.organization)
             if form.is_valid():
                 try:
                     team_services.team_update(team=team, actor=request.user, data=_team_data(form))
@@ -526,7 +557,7 @@ def team_page(request: HttpRequest, membership: Membership, team_id: object) -> 
                     return _team_done(request, team, "The team was saved.")
             status = 400
         elif action == "delete":
-            _act(request, membership, roles.TEAMS_MANAGE)
+            _act(request, membership, perms.TEAMS_MANAGE)
             name = team.name
             team_services.team_delete(team=team, actor=request.user)
             return _done(request, f"The team {name} was deleted.", "orgs_teams", membership)
@@ -550,7 +581,7 @@ def _team_done(request: HttpRequest, team: Any, text: str) -> HttpResponse:
 # --- /orgs/<org_id>/domains/ ----------------------------------------------------------------------
 
 
-@org_page(roles.ORG_READ)
+@org_page(perms.ORG_READ)
 def domains_page(request: HttpRequest, membership: Membership) -> HttpResponse:
     """Claimed domains with the TXT record to publish; add, verify, toggle auto-join, remove (domains:manage)."""
     organization = membership.organization
@@ -560,7 +591,7 @@ def domains_page(request: HttpRequest, membership: Membership) -> HttpResponse:
     action = request.POST.get("action") if request.method == "POST" else None
     try:
         if action == "add":
-            _act(request, membership, roles.DOMAINS_MANAGE)
+            _act(request, membership, perms.DOMAINS_MANAGE)
             form = DomainForm(request.POST)
             if form.is_valid():
                 try:
@@ -573,7 +604,7 @@ def domains_page(request: HttpRequest, membership: Membership) -> HttpResponse:
                                  "orgs_domains", membership, f"#domain-{domain.pk}")
             status = 400
         elif action in ("verify", "auto_join", "remove"):
-            _act(request, membership, roles.DOMAINS_MANAGE)
+            _act(request, membership, perms.DOMAINS_MANAGE)
             domain = domain_services.domain_get_for_user(domain_id=request.POST.get("domain_id"), user=request.user)
             if domain.organization_id != organization.pk:
                 raise domain_services.DomainNotFound("No such domain.")

@@ -1,6 +1,6 @@
-"""Access to an organization: membership first (404 for strangers), then the org's own rules
-(ip_allowlist, mfa_required, session_max_age), then the permission of the member's role or of a team's role they
-belong to (403 naming what is missing)."""
+"""An organization's own rules for its members' requests: ip_allowlist, mfa_required, session_max_age.
+
+apps.rbac.access applies them after the membership check and before the permission decision."""
 
 from __future__ import annotations
 
@@ -11,30 +11,23 @@ from rest_framework.request import Request
 
 from apps.accounts import hooks as account_hooks
 from apps.accounts.errors import ReauthenticationRequired
-from apps.core.errors import PermissionDenied
 from apps.core.http import client_ip
 from apps.orgs.errors import IpNotAllowed, MfaEnrollmentRequired
-from apps.orgs.models import Membership
-from apps.orgs.roles import role_has
-from apps.orgs.selectors import member_roles, membership_get
+from apps.orgs.models import Membership, Organization
 
 
-def org_access(request: Request, organization_id: object, permission: str | None = None) -> Membership:
-    membership = membership_get(organization_id=organization_id, user=request.user)
-    org_rules_enforce(request, membership)
-    if permission is not None and not any(role_has(role, permission) for role in member_roles(membership)):
-        raise PermissionDenied(f"Your role ({membership.role}) lacks the permission {permission}.",
-                               extra={"permission": permission})
-    return membership
-
-
-def org_rules_enforce(request: Request, membership: Membership) -> None:
-    organization = membership.organization
+def org_network_enforce(request: Request, organization: Organization) -> None:
+    """The organization's ip_allowlist, for members and API keys alike."""
     if organization.ip_allowlist:
         ip = client_ip(request)
         address = ipaddress.ip_address(ip) if ip else None
         if address is None or not any(address in ipaddress.ip_network(c) for c in organization.ip_allowlist):
             raise IpNotAllowed("This organization only accepts calls from its allowed networks.")
+
+
+def org_rules_enforce(request: Request, membership: Membership) -> None:
+    organization = membership.organization
+    org_network_enforce(request, organization)
     if organization.mfa_required and not account_hooks.mfa_enabled(request.user):
         raise MfaEnrollmentRequired("This organization requires a second factor: enrol one at /api/v1/mfa.")
     if organization.session_max_age:

@@ -1,11 +1,16 @@
-"""System roles and what each may do, until apps.rbac brings custom roles and policies.
+"""The system roles' names and fixed ids.
 
-A role is referred to by name everywhere (API, invitations, memberships), so custom roles slot in
-as more names. Permission codes are `resource:action` strings named as the access-control issue's
-catalog names them (`org:update`, `members:invite`, `audit:read`…), so apps/rbac takes them over as they are.
+A role is referred to by name everywhere on the wire (API, invitations, memberships); in the database
+memberships, teams, invitations and an organization's default role point at an `apps.rbac` Role row.
+System roles are shared rows with fixed ids (so defaults and migrations need no lookup); what each
+may do is decided by apps.rbac (apps/rbac/roles.py), custom roles are per organization.
 """
 
+import uuid
+
 from django.db import models
+
+_NAMESPACE = uuid.UUID("6f1c1b1e-7a43-4d4f-9d1e-2f5b5e0c0a11")
 
 
 class SystemRole(models.TextChoices):
@@ -16,33 +21,10 @@ class SystemRole(models.TextChoices):
     BILLING = "billing", "Billing"
 
 
-ORG_READ = "org:read"
-ORG_UPDATE = "org:update"
-ORG_DELETE = "org:delete"
-MEMBERS_READ = "members:read"
-MEMBERS_MANAGE = "members:manage"
-OWNERSHIP_TRANSFER = "org:transfer"
-INVITATIONS_MANAGE = "members:invite"
-TEAMS_READ = "teams:read"
-TEAMS_MANAGE = "teams:manage"
-DOMAINS_MANAGE = "domains:manage"
-AUDIT_READ = "audit:read"
-
-_READ = {ORG_READ, MEMBERS_READ, TEAMS_READ}
-_ADMIN = _READ | {ORG_UPDATE, MEMBERS_MANAGE, INVITATIONS_MANAGE, TEAMS_MANAGE, DOMAINS_MANAGE, AUDIT_READ}
-
-ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    SystemRole.OWNER: frozenset(_ADMIN | {ORG_DELETE, OWNERSHIP_TRANSFER}),
-    SystemRole.ADMIN: frozenset(_ADMIN),
-    SystemRole.MEMBER: frozenset(_READ),
-    SystemRole.VIEWER: frozenset(_READ),
-    SystemRole.BILLING: frozenset({ORG_READ, MEMBERS_READ}),
-}
+def system_role_id(name: str) -> uuid.UUID:
+    """The fixed primary key of a system role's row (the same in every installation)."""
+    return uuid.uuid5(_NAMESPACE, f"plinto.role.{SystemRole(name).value}")
 
 
-def role_has(role: str, permission: str) -> bool:
-    return permission in ROLE_PERMISSIONS.get(role, frozenset())
-
-
-def role_exists(role: str) -> bool:
-    return role in ROLE_PERMISSIONS
+def default_member_role_id() -> uuid.UUID:
+    return system_role_id(SystemRole.MEMBER)

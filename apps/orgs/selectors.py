@@ -10,6 +10,7 @@ from django.db.models import Count, QuerySet
 from apps.accounts.models import User
 from apps.orgs.errors import MemberNotFound, OrganizationNotFound
 from apps.orgs.models import Membership, MembershipStatus, Organization
+from apps.orgs.roles import SystemRole, system_role_id
 
 
 def _uuid_or_none(value: object) -> uuid.UUID | None:
@@ -24,7 +25,7 @@ def membership_get(*, organization_id: object, user: User) -> Membership:
     org_id = _uuid_or_none(organization_id)
     membership = None
     if org_id is not None and user.is_authenticated:
-        membership = (Membership.objects.select_related("organization")
+        membership = (Membership.objects.select_related("organization", "role")
                       .filter(organization_id=org_id, user=user, status=MembershipStatus.ACTIVE,
                               organization__deleted_at__isnull=True).first())
     if membership is None:
@@ -33,13 +34,13 @@ def membership_get(*, organization_id: object, user: User) -> Membership:
 
 
 def organization_list_for_user(*, user: User) -> QuerySet[Membership]:
-    return (Membership.objects.select_related("organization")
+    return (Membership.objects.select_related("organization", "role")
             .filter(user=user, status=MembershipStatus.ACTIVE, organization__deleted_at__isnull=True)
             .order_by("organization__name"))
 
 
 def organization_get_by_slug(*, slug: str, user: User) -> Membership:
-    membership = (Membership.objects.select_related("organization")
+    membership = (Membership.objects.select_related("organization", "role")
                   .filter(organization__slug__iexact=slug, user=user, status=MembershipStatus.ACTIVE,
                           organization__deleted_at__isnull=True).first())
     if membership is None:
@@ -48,12 +49,13 @@ def organization_get_by_slug(*, slug: str, user: User) -> Membership:
 
 
 def member_list(*, organization: Organization) -> QuerySet[Membership]:
-    return Membership.objects.filter(organization=organization).select_related("user").order_by("joined_at")
+    return (Membership.objects.filter(organization=organization).select_related("user", "role")
+            .order_by("joined_at"))
 
 
 def member_get(*, organization: Organization, user_id: object) -> Membership:
     user_uuid = _uuid_or_none(user_id)
-    member = (Membership.objects.select_related("user").filter(organization=organization, user_id=user_uuid).first()
+    member = (Membership.objects.select_related("user", "role").filter(organization=organization, user_id=user_uuid).first()
               if user_uuid else None)
     if member is None:
         raise MemberNotFound("No such member.")
@@ -61,7 +63,7 @@ def member_get(*, organization: Organization, user_id: object) -> Membership:
 
 
 def owner_count(*, organization: Organization) -> int:
-    return Membership.objects.filter(organization=organization, role="owner",
+    return Membership.objects.filter(organization=organization, role_id=system_role_id(SystemRole.OWNER),
                                      status=MembershipStatus.ACTIVE).count()
 
 
@@ -79,14 +81,6 @@ def users_share_organization(viewer: User, user: User) -> bool:
 
 def sole_owned_organizations(user: User) -> list[Organization]:
     """Organizations in which `user` is the only active owner (they block deleting the account)."""
-    owned = Membership.objects.filter(user=user, role="owner", status=MembershipStatus.ACTIVE,
-                                      organization__deleted_at__isnull=True).select_related("organization")
+    owned = Membership.objects.filter(user=user, role_id=system_role_id(SystemRole.OWNER), status=MembershipStatus.ACTIVE,
+                                      organization__deleted_at__isnull=True).select_related("organization", "role")
     return [m.organization for m in owned if owner_count(organization=m.organization) == 1]
-
-
-def member_roles(membership: Membership) -> set[str]:
-    """The member's own role plus the roles their teams hold."""
-    from apps.orgs.models import Team
-
-    team_roles = Team.objects.filter(team_memberships__membership=membership).exclude(role="")
-    return {membership.role, *team_roles.values_list("role", flat=True)}

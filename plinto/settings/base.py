@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "django_otp",
     "apps.mfa",
     "apps.orgs",
+    "guardian",
+    "apps.rbac",
     "apps.realtime",
 ]
 
@@ -151,6 +153,14 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- auth -------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+# django-guardian stores object grants in apps.rbac's tables (each row also names its organization);
+# no anonymous user row: grants are for members only (and guardian's default name is no e-mail).
+GUARDIAN_USER_OBJ_PERMS_MODEL = "rbac.UserObjectGrant"
+GUARDIAN_GROUP_OBJ_PERMS_MODEL = "rbac.TeamObjectGrant"
+ANONYMOUS_USER_NAME = None
+# guardian's object-permission backend is not installed on purpose: every access decision goes through
+# apps.rbac (tenant check, roles, grants, policies); user.has_perm(perm, obj) must not answer around it.
+SILENCED_SYSTEM_CHECKS = ["guardian.W001"]
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
@@ -253,6 +263,7 @@ STORAGES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.accounts.authentication.JWTAuthentication",
+        "apps.rbac.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

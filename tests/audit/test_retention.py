@@ -235,7 +235,7 @@ def test_verification_accepts_a_pruning_run_that_commits_while_it_reads(org: Org
 def test_staff_set_the_retention_in_the_admin_and_the_change_is_recorded(admin_client: Client, operator: object,
                                                                           org: Organization) -> None:
     form = {"name": org.name, "slug": org.slug, "allowed_email_domains": "[]", "ip_allowlist": "[]",
-            "default_role": org.default_role, "audit_sink": "", "memberships-TOTAL_FORMS": "0",
+            "default_role": org.default_role_id, "audit_sink": "", "memberships-TOTAL_FORMS": "0",
             "memberships-INITIAL_FORMS": "0"}
     url = f"/admin/orgs/organization/{org.pk}/change/"
 

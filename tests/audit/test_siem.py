@@ -13,6 +13,7 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import emit
 from apps.core.context import RequestContext, bind_context, unbind_context
 from apps.orgs.models import Organization
+from apps.orgs.roles import system_role_id
 from apps.orgs.services.organizations import organization_create
 from tests.accounts.factories import UserFactory
 from tests.accounts.helpers import signed_in
@@ -76,8 +77,9 @@ def test_events_of_organizations_without_a_sink_and_of_the_platform_go_nowhere_b
         capsys: pytest.CaptureFixture, syslog_server: socket.socket,
         django_capture_on_commit_callbacks: Callable) -> None:
     OrganizationFactory(audit_sink="stdout")  # a neighbour's sink never carries these
+    quiet = OrganizationFactory()
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        _emit(OrganizationFactory().pk)
+        _emit(quiet.pk)
         _emit()
     assert len(callbacks) == 2
     assert capsys.readouterr().out == ""
@@ -147,10 +149,10 @@ def test_sink_is_set_by_staff_in_the_admin_only_and_the_change_is_recorded(
     assert (org.audit_sink, org.audit_retention_days) == ("", 365)
 
     form = {"name": org.name, "slug": org.slug, "allowed_email_domains": "[]", "ip_allowlist": "[]",
-            "default_role": org.default_role, "audit_retention_days": "365", "audit_sink": "stdout",
+            "default_role": org.default_role_id, "audit_retention_days": "365", "audit_sink": "stdout",
             "memberships-TOTAL_FORMS": "1", "memberships-INITIAL_FORMS": "1",
             "memberships-0-id": str(org.memberships.get().pk), "memberships-0-organization": str(org.pk),
-            "memberships-0-role": "owner", "memberships-0-status": "active"}
+            "memberships-0-role": str(system_role_id("owner")), "memberships-0-status": "active"}
     capsys.readouterr()
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(f"/admin/orgs/organization/{org.pk}/change/", form)

@@ -7,8 +7,15 @@ import factory
 from django.utils import timezone
 
 from apps.orgs.models import Invitation, InvitationStatus, Membership, Organization
-from apps.orgs.roles import SystemRole
+from apps.orgs.roles import SystemRole, system_role_id
 from tests.accounts.factories import UserFactory
+
+
+def _role_by_name(kwargs: dict) -> dict:
+    """Let tests pass `role="admin"` (a system role's name), as the API does."""
+    if isinstance(kwargs.get("role"), str):
+        kwargs["role_id"] = system_role_id(kwargs.pop("role"))
+    return kwargs
 
 
 class OrganizationFactory(factory.django.DjangoModelFactory):
@@ -25,12 +32,16 @@ class MembershipFactory(factory.django.DjangoModelFactory):
 
     organization = factory.SubFactory(OrganizationFactory)
     user = factory.SubFactory(UserFactory)
-    role = SystemRole.MEMBER
+    role_id = system_role_id(SystemRole.MEMBER)
 
     class Params:
-        owner = factory.Trait(role=SystemRole.OWNER)
-        admin = factory.Trait(role=SystemRole.ADMIN)
-        viewer = factory.Trait(role=SystemRole.VIEWER)
+        owner = factory.Trait(role_id=system_role_id(SystemRole.OWNER))
+        admin = factory.Trait(role_id=system_role_id(SystemRole.ADMIN))
+        viewer = factory.Trait(role_id=system_role_id(SystemRole.VIEWER))
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs: object) -> dict:
+        return _role_by_name(kwargs)
 
 
 class InvitationFactory(factory.django.DjangoModelFactory):
@@ -42,7 +53,7 @@ class InvitationFactory(factory.django.DjangoModelFactory):
 
     organization = factory.SubFactory(OrganizationFactory)
     email = factory.Sequence(lambda n: f"invitee{n}@example.com")
-    role = SystemRole.MEMBER
+    role_id = system_role_id(SystemRole.MEMBER)
     token = factory.Sequence(lambda n: f"test-invitation-token-{n}")
     token_hash = factory.LazyAttribute(lambda o: hashlib.sha256(o.token.encode()).hexdigest())
     invited_by = factory.SubFactory(UserFactory)
@@ -52,3 +63,7 @@ class InvitationFactory(factory.django.DjangoModelFactory):
         expired = factory.Trait(expires_at=factory.LazyFunction(lambda: timezone.now() - timedelta(minutes=1)))
         revoked = factory.Trait(status=InvitationStatus.REVOKED, revoked_at=factory.LazyFunction(timezone.now))
         accepted = factory.Trait(status=InvitationStatus.ACCEPTED, accepted_at=factory.LazyFunction(timezone.now))
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs: object) -> dict:
+        return _role_by_name(kwargs)

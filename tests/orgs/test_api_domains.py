@@ -19,6 +19,7 @@ from apps.accounts.models import User
 from apps.accounts.services.users import user_record_signed_up
 from apps.audit.models import AuditEvent
 from apps.orgs import dns as org_dns
+from apps.orgs.roles import system_role_id
 from apps.orgs.models import Domain, Membership, Organization
 from apps.orgs.services.domains import domain_add, domain_verify, domains_auto_join
 from apps.orgs.services.organizations import member_add, organization_create
@@ -398,7 +399,7 @@ def test_resolver_factory_defaults_to_dnspython_and_honours_the_setting(settings
 @pytest.fixture
 def joinable(world: World, fake_dns: FakeResolver) -> Domain:
     """acme.test verified by Acme with auto_join on; Acme's default role is viewer."""
-    world.acme.default_role = "viewer"
+    world.acme.default_role_id = system_role_id("viewer")
     world.acme.save(update_fields=["default_role"])
     domain = domain_add(organization=world.acme, actor=world.people["owner"], domain="acme.test", auto_join=True)
     publish(fake_dns, domain)
@@ -427,7 +428,7 @@ def test_a_new_user_joins_once_their_address_is_verified_not_before(world: World
     with django_capture_on_commit_callbacks(execute=True):
         verify_from_mail()
     membership = Membership.objects.get(user=user)
-    assert (membership.organization_id, membership.role) == (world.acme.pk, "viewer")
+    assert (membership.organization_id, membership.role.name) == (world.acme.pk, "viewer")
     event = AuditEvent.objects.get(action="member.added", target_id=str(user.pk))
     assert (event.organization_id, event.actor_type, event.metadata) == (
         world.acme.pk, "system", {"role": "viewer", "source": "domain_auto_join"})
@@ -471,7 +472,7 @@ def test_auto_join_skips_an_unverified_address_and_an_existing_member(world: Wor
     EmailAddress.objects.create(user=already, email=already.email, primary=True, verified=True)
     member_add(organization=world.acme, user=already, role="admin", actor=world.people["owner"], source="test")
     assert domains_auto_join(already) == []
-    assert Membership.objects.get(user=already).role == "admin"
+    assert Membership.objects.get(user=already).role.name == "admin"
     assert domains_auto_join(already) == []
 
 

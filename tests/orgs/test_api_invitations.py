@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 from apps.accounts.models import User
 from apps.audit.models import AuditEvent
 from apps.orgs.models import Invitation, InvitationStatus, Membership
+from apps.orgs.roles import system_role_id
 from apps.orgs.tasks import invitations_expire_task
 from tests.accounts.factories import UserFactory
 from tests.accounts.helpers import bearer, signed_in
@@ -223,7 +224,7 @@ def test_resend_of_an_accepted_invitation_is_refused(admin_client: APIClient, or
 
 def test_only_owners_resend_owner_invitations(admin_client: APIClient, owner_client: APIClient, org,  # noqa: ANN001
                                               django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
-    invitation = InvitationFactory(organization=org, role="owner", token="owner-token")
+    invitation = InvitationFactory(organization=org, role_id=system_role_id("owner"), token="owner-token")
     url = f"/api/v1/invitations/{invitation.pk}/resend"
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -311,7 +312,7 @@ def test_unknown_invitation_ids_answer_404(admin_client: APIClient) -> None:
 def test_validate_describes_the_invitation_without_authentication(org, owner: Membership) -> None:  # noqa: ANN001
     owner.user.first_name, owner.user.last_name = "Olga", "Owner"
     owner.user.save()
-    invitation = InvitationFactory(organization=org, invited_by=owner.user, role="admin", token="t1",
+    invitation = InvitationFactory(organization=org, invited_by=owner.user, role_id=system_role_id("admin"), token="t1",
                                    email="guest@example.com")
 
     response = APIClient().get("/api/v1/invitations/validate/t1")
@@ -341,7 +342,7 @@ def test_validate_refuses_unusable_links(_case: str, traits: dict | None, reason
 
 def test_signed_in_invitee_accepts_and_joins(org, owner: Membership) -> None:  # noqa: ANN001
     invitee = UserFactory(email="Guest@Example.com")
-    invitation = InvitationFactory(organization=org, email="guest@example.com", role="admin", token="t1",
+    invitation = InvitationFactory(organization=org, email="guest@example.com", role_id=system_role_id("admin"), token="t1",
                                    invited_by=owner.user)
 
     response = signed_in("Guest@Example.com").post("/api/v1/invitations/accept", {"token": "t1"}, format="json")
@@ -351,7 +352,7 @@ def test_signed_in_invitee_accepts_and_joins(org, owner: Membership) -> None:  #
     assert response.json() == {"organization": {"id": str(org.pk), "name": org.name, "slug": org.slug},
                                "user_id": str(invitee.pk), "role": "admin", "status": "active",
                                "joined_at": response.json()["joined_at"]}
-    assert (membership.role, membership.invited_by_id) == ("admin", owner.user.pk)
+    assert (membership.role.name, membership.invited_by_id) == ("admin", owner.user.pk)
     invitation.refresh_from_db()
     assert (invitation.status, invitation.accepted_by_id) == (InvitationStatus.ACCEPTED, invitee.pk)
     [accepted] = events("invitation.accepted")
@@ -399,7 +400,7 @@ def test_accepting_an_expired_or_revoked_invitation_is_refused(org, _case: str, 
 
 
 def test_anonymous_invitee_signs_up_verified_and_joins_in_one_step(org, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
-    InvitationFactory(organization=org, email="guest@example.com", role="viewer", token="t1")
+    InvitationFactory(organization=org, email="guest@example.com", role_id=system_role_id("viewer"), token="t1")
 
     with django_capture_on_commit_callbacks(execute=True):
         response = APIClient().post("/api/v1/invitations/accept", {
@@ -413,7 +414,7 @@ def test_anonymous_invitee_signs_up_verified_and_joins_in_one_step(org, django_c
     assert user.first_name == "Gina" and user.check_password(PASSWORD)
     assert EmailAddress.objects.filter(user=user, email="guest@example.com", verified=True, primary=True).exists()
     assert body["membership"]["role"] == "viewer" and body["membership"]["organization"]["id"] == str(org.pk)
-    assert Membership.objects.filter(organization=org, user=user, role="viewer").exists()
+    assert Membership.objects.filter(organization=org, user=user, role__name="viewer").exists()
     me = bearer(body["tokens"]["access_token"]).get("/api/v1/auth/me")
     assert (me.status_code, me.json()["email"]) == (200, "guest@example.com")
     assert events("invitation.accepted")[0].metadata["signed_up"] is True

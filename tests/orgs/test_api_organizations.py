@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from apps.accounts.models import User, UserSession
 from apps.audit.models import AuditEvent
 from apps.orgs.models import Membership, Organization
+from apps.orgs.roles import system_role_id
 from apps.orgs.services.organizations import member_add, organization_create
 from tests.accounts.factories import UserFactory
 from tests.accounts.helpers import signed_in, signin
@@ -112,7 +113,7 @@ def test_the_last_owner_cannot_leave_be_demoted_or_removed() -> None:
         == "last_owner"
     assert signed_in("admin@example.com").delete(f"{base}/members/{people['owner'].pk}").json()["code"] \
         == "last_owner"
-    assert Membership.objects.get(user=people["owner"]).role == "owner"
+    assert Membership.objects.get(user=people["owner"]).role.name == "owner"
 
 
 def test_only_owners_make_owners() -> None:
@@ -120,7 +121,7 @@ def test_only_owners_make_owners() -> None:
     response = signed_in("admin@example.com").patch(
         f"/api/v1/organizations/{org.pk}/members/{people['member'].pk}", {"role": "owner"}, format="json")
     assert response.status_code == 403
-    assert Membership.objects.get(user=people["member"]).role == "member"
+    assert Membership.objects.get(user=people["member"]).role.name == "member"
 
 
 def test_role_change_is_audited_and_unknown_roles_refused() -> None:
@@ -141,7 +142,7 @@ def test_transfer_ownership_needs_recent_auth_and_swaps_roles() -> None:
         "reauthentication_required"
     UserSession.objects.update(auth_time=timezone.now())
     assert client.post(url, {"user_id": str(people["member"].pk)}, format="json").status_code == 200
-    roles = dict(Membership.objects.filter(organization=org).values_list("user__email", "role"))
+    roles = dict(Membership.objects.filter(organization=org).values_list("user__email", "role__name"))
     assert roles == {"owner@example.com": "admin", "member@example.com": "owner"}
 
 
@@ -180,7 +181,7 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner() -> None:
         t.start()
     for t in threads:
         t.join()
-    assert Membership.objects.filter(organization=org, role="owner").count() == 1
+    assert Membership.objects.filter(organization=org, role__name="owner").count() == 1
 
 
 def test_delete_is_soft_needs_recent_auth_and_hides_the_org() -> None:
@@ -260,7 +261,7 @@ def test_a_team_role_grants_its_permissions_to_the_teams_members() -> None:
     org, people = org_with(viewer="viewer")
     client = signed_in("viewer@example.com")
     assert client.patch(f"/api/v1/organizations/{org.pk}", {"name": "X"}, format="json").status_code == 403
-    team = Team.objects.create(organization=org, name="Admins", role="admin")
+    team = Team.objects.create(organization=org, name="Admins", role_id=system_role_id("admin"))
     TeamMembership.objects.create(team=team, membership=Membership.objects.get(user=people["viewer"]))
     assert client.patch(f"/api/v1/organizations/{org.pk}", {"name": "X"}, format="json").status_code == 200
 

@@ -68,7 +68,7 @@ def test_team_crud_round_trip_emits_each_event_in_the_org_chain(world: World) ->
     assert patched.status_code == 200, patched.content
     assert (patched.json()["name"], patched.json()["role"], patched.json()["description"]) == (
         "Platform Eng", None, "Infra")
-    assert Team.objects.get(pk=body["id"]).role == ""
+    assert Team.objects.get(pk=body["id"]).role is None
 
     assert admin.delete(team_url).status_code == 204
     assert not Team.objects.filter(pk=body["id"]).exists()
@@ -80,7 +80,7 @@ def test_team_crud_round_trip_emits_each_event_in_the_org_chain(world: World) ->
         ("team.updated", str(world.acme.pk), "admin@example.com"),
         ("team.deleted", str(world.acme.pk), "admin@example.com"),
     ]
-    assert events[1].changes == {"name": ["Platform", "Platform Eng"], "role": ["viewer", ""]}
+    assert events[1].changes == {"name": ["Platform", "Platform Eng"], "role": ["viewer", None]}
     assert events[0].metadata == {"name": "Platform", "role": "viewer"}
 
 
@@ -138,7 +138,7 @@ def test_team_update_refuses_an_unknown_role(world: World) -> None:
     response = client_of(world, "admin").patch(f"/api/v1/teams/{world.team.pk}", {"role": "wizard"}, format="json")
     assert (response.status_code, response.json()["code"]) == (400, "unknown_role")
     world.team.refresh_from_db()
-    assert world.team.role == ""
+    assert world.team.role is None
 
 
 def test_put_member_is_idempotent_and_delete_takes_them_out(world: World) -> None:

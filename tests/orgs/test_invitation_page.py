@@ -78,7 +78,7 @@ def test_invitee_signed_in_accepts_with_a_post_and_lands_on_security(invitation:
     response = client.post("/invitations/accept/", {"token": "t1"})
 
     assert (response.status_code, response["Location"]) == (302, "/accounts/security/")
-    assert Membership.objects.get(user=invitee, organization=invitation.organization).role == "admin"
+    assert Membership.objects.get(user=invitee, organization=invitation.organization).role.name == "admin"
     invitation.refresh_from_db()
     assert invitation.status == InvitationStatus.ACCEPTED
     assert "You joined Acme Rockets." in client.get("/accounts/security/").content.decode()

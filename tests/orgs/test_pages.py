@@ -169,7 +169,7 @@ def test_creating_an_organization_makes_me_its_owner(world: World) -> None:
     organization = Organization.objects.get(slug="initech")
     assert (response.status_code, response["Location"]) == (302, f"/orgs/{organization.pk}/")
     assert Membership.objects.get(organization=organization).user == world.people["member"]
-    assert Membership.objects.get(organization=organization).role == "owner"
+    assert Membership.objects.get(organization=organization).role.name == "owner"
     assert "Initech was created; you are its owner." in client.get(response["Location"]).content.decode()
 
 
@@ -191,7 +191,7 @@ def test_the_owner_updates_the_settings(world: World) -> None:
 
     assert (response.status_code, response["Location"]) == (302, org_url(world, "overview"))
     world.acme.refresh_from_db()
-    assert (world.acme.name, world.acme.allowed_email_domains, world.acme.session_max_age, world.acme.default_role) \
+    assert (world.acme.name, world.acme.allowed_email_domains, world.acme.session_max_age, world.acme.default_role.name) \
         == ("Acme Corp", ["acme.test", "example.com"], 3600, "viewer")
     html = client.get(org_url(world, "overview")).content.decode()
     assert "The settings were saved." in html and "<h1>Acme Corp</h1>" in html
@@ -223,7 +223,7 @@ def test_an_admin_changes_a_role_and_removes_a_member(world: World) -> None:
 
     response = client.post(url, {"action": "change_role", "user_id": str(world.people["member"].pk), "role": "admin"})
     assert (response.status_code, response["Location"]) == (302, url)
-    assert world.membership("member").role == "admin"
+    assert world.membership("member").role.name == "admin"
 
     response = client.post(url, {"action": "remove", "user_id": str(world.people["viewer"].pk)})
     assert response.status_code == 302
@@ -238,7 +238,7 @@ def test_only_owners_make_owners(world: World) -> None:
 
     assert response.status_code == 403
     assert alert(response.content.decode()) == "Only owners can make owners."
-    assert world.membership("member").role == "member"
+    assert world.membership("member").role.name == "member"
 
 
 def test_the_last_owner_cannot_leave(world: World) -> None:
@@ -249,7 +249,7 @@ def test_the_last_owner_cannot_leave(world: World) -> None:
     assert response.status_code == 409
     assert alert(response.content.decode()) == ("Make someone else owner first: an organization keeps at least "
                                                 "one owner.")
-    assert world.membership("owner").role == "owner"
+    assert world.membership("owner").role.name == "owner"
     assert Membership.objects.filter(organization=world.acme).count() == 4
 
 
@@ -381,7 +381,7 @@ def test_rename_and_delete_a_team(world: World) -> None:
 
     client.post(url, {"action": "update", "team-name": "Liftoff", "team-description": "", "team-role": "member"})
     world.team.refresh_from_db()
-    assert (world.team.name, world.team.role) == ("Liftoff", "member")
+    assert (world.team.name, world.team.role.name) == ("Liftoff", "member")
 
     response = client.post(url, {"action": "delete"})
     assert (response.status_code, response["Location"]) == (302, org_url(world, "teams"))
@@ -477,8 +477,8 @@ def test_switching_to_a_foreign_organization_is_404_and_sets_nothing(world: Worl
 def _snapshot(world: World) -> tuple:
     acme = Organization.objects.get(pk=world.acme.pk)
     return (
-        (acme.name, acme.default_role),
-        sorted(Membership.objects.filter(organization=world.acme).values_list("user__email", "role")),
+        (acme.name, acme.default_role_id),
+        sorted(Membership.objects.filter(organization=world.acme).values_list("user__email", "role__name")),
         sorted(Team.objects.filter(organization=world.acme).values_list("name", flat=True)),
         TeamMembership.objects.filter(team__organization=world.acme).count(),
         sorted(Domain.objects.filter(organization=world.acme).values_list("domain", "auto_join", "verified_at")),

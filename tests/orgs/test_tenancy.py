@@ -14,6 +14,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.orgs.models import Domain, Invitation, Membership, Organization, Team, TeamMembership
+from apps.orgs.roles import system_role_id
 from apps.orgs.services.organizations import member_add, organization_create
 from tests.accounts.factories import UserFactory
 from tests.accounts.helpers import signed_in
@@ -62,7 +63,7 @@ def victim() -> dict:
     team = Team.objects.create(organization=org, name="Core")
     TeamMembership.objects.create(team=team, membership=Membership.objects.get(user=viewer))
     invitation = Invitation.objects.create(
-        organization=org, email="new@victim.test", role="member", invited_by=owner,
+        organization=org, email="new@victim.test", role_id=system_role_id("member"), invited_by=owner,
         token_hash=hashlib.sha256(b"t").hexdigest(), expires_at=timezone.now() + timedelta(days=7))
     domain = Domain.objects.create(organization=org, domain="victim.test", verification_token="x")
     return {"org": org, "viewer": viewer, "team": team, "invitation": invitation, "domain": domain}

@@ -30,11 +30,13 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.accounts.services.notifications import email_send
-from apps.audit.services import emit
+from apps.audit.models import ActorType
+from apps.audit.services import Actor, emit
 from apps.core.errors import ApplicationError, Conflict, PermissionDenied, ResourceNotFound
 from apps.orgs.errors import AlreadyMember
 from apps.orgs.models import Invitation, InvitationStatus, Membership, Organization
-from apps.orgs.roles import OWNERSHIP_TRANSFER, SystemRole
+from apps.orgs.perms import OWNERSHIP_TRANSFER
+from apps.orgs.roles import SystemRole, system_role_id
 from apps.orgs.services.organizations import member_add, role_validate
 
 TOKEN_BYTES = 32  # 256 bits
@@ -154,8 +156,16 @@ def _expires_at(expires_in_days: int) -> datetime:
     return timezone.now() + timedelta(days=expires_in_days)
 
 
-def _only_owners_invite_owners(inviter: Membership, role: str) -> None:
-    if role == SystemRole.OWNER and inviter.role != SystemRole.OWNER:
+def _audit_actor(inviter: Membership) -> Any:
+    """Who acts: the member, or the API key acting for the organization (apps.rbac.access.KeyMembership)."""
+    if inviter.user is not None:
+        return inviter.user
+    return Actor(type=ActorType.API_KEY, id=str(inviter.api_key.pk))
+
+
+def _only_owners_invite_owners(inviter: Membership, role: Any) -> None:
+    owner = system_role_id(SystemRole.OWNER)
+    if role.pk == owner and getattr(inviter, "role_id", None) != owner:
         raise PermissionDenied("Only owners can invite owners.", extra={"permission": OWNERSHIP_TRANSFER})
 
 
@@ -178,7 +188,7 @@ def _mark_expired(invitations: list[Invitation], *, now: datetime) -> int:
     Invitation.objects.filter(pk__in=[i.pk for i in expired]).update(status=InvitationStatus.EXPIRED, updated_at=now)
     for invitation in expired:
         emit(action="invitation.expired", actor=None, organization_id=invitation.organization_id, target=invitation,
-             metadata={"email": invitation.email, "role": invitation.role})
+             metadata={"email": invitation.email, "role": invitation.role.name})
     return len(expired)
 
 
@@ -189,7 +199,7 @@ def _send(invitation: Invitation, token: str) -> None:
         "organization_name": invitation.organization.name,
         "inviter_name": (inviter.display_name or inviter.get_full_name()) if inviter else "",
         "inviter_email": inviter.email if inviter else "",
-        "role": invitation.role,
+        "role": invitation.role.name,
         "message": invitation.message,
         "link": invitation_link(token),
         "expires_at": invitation.expires_at,
@@ -207,7 +217,7 @@ def invitation_create(*, inviter: Membership, email: str, role: str, message: st
     """Invite `email` as `role` and e-mail the link. The token leaves only in that e-mail."""
     organization = inviter.organization
     email = _normalized_email(email)
-    role_validate(role, organization=organization)
+    role = role_validate(role, organization=organization)
     _only_owners_invite_owners(inviter, role)
     _domain_check(organization, email)
     _not_a_member(organization, email)
@@ -225,8 +235,8 @@ def invitation_create(*, inviter: Membership, email: str, role: str, message: st
             invitation.save()
     except IntegrityError:  # orgs_invitation_pending_unique, when a concurrent invitation won the race
         raise InvitationPending(f"{email} already has a pending invitation; resend or revoke it.") from None
-    emit(action="invitation.sent", actor=inviter.user, organization_id=organization.pk, target=invitation,
-         metadata={"email": email, "role": role, "expires_at": invitation.expires_at.isoformat(), "resent": False})
+    emit(action="invitation.sent", actor=_audit_actor(inviter), organization_id=organization.pk, target=invitation,
+         metadata={"email": email, "role": role.name, "expires_at": invitation.expires_at.isoformat(), "resent": False})
     _send(invitation, token)
     return invitation
 
@@ -249,8 +259,9 @@ def invitation_resend(*, invitation: Invitation, actor: Membership,
             invitation.save(update_fields=["token_hash", "status", "expires_at", "updated_at"])
     except IntegrityError:  # an expired one revived while another is pending for the address
         raise InvitationPending(f"{invitation.email} has another pending invitation.") from None
-    emit(action="invitation.sent", actor=actor.user, organization_id=invitation.organization_id, target=invitation,
-         metadata={"email": invitation.email, "role": invitation.role,
+    emit(action="invitation.sent", actor=_audit_actor(actor), organization_id=invitation.organization_id,
+         target=invitation,
+         metadata={"email": invitation.email, "role": invitation.role.name,
                    "expires_at": invitation.expires_at.isoformat(), "resent": True})
     _send(invitation, token)
     return invitation
@@ -268,7 +279,7 @@ def invitation_revoke(*, invitation: Invitation, actor: User) -> None:
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["status", "revoked_at", "updated_at"])
     emit(action="invitation.revoked", actor=actor, organization_id=invitation.organization_id, target=invitation,
-         metadata={"email": invitation.email, "role": invitation.role})
+         metadata={"email": invitation.email, "role": invitation.role.name})
 
 
 def _lock_usable(token: str) -> Invitation:
@@ -287,7 +298,7 @@ def _join(invitation: Invitation, user: User, *, signed_up: bool) -> Membership:
     invitation.accepted_at = timezone.now()
     invitation.save(update_fields=["status", "accepted_by", "accepted_at", "updated_at"])
     emit(action="invitation.accepted", actor=user, organization_id=invitation.organization_id, target=invitation,
-         metadata={"email": invitation.email, "role": invitation.role, "signed_up": signed_up})
+         metadata={"email": invitation.email, "role": invitation.role.name, "signed_up": signed_up})
     return membership
 
 

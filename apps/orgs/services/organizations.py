@@ -18,7 +18,8 @@ from apps.audit.services import Target, emit
 from apps.core.errors import PermissionDenied
 from apps.orgs.errors import AlreadyMember, LastOwner, SlugTaken, UnknownRole
 from apps.orgs.models import Membership, MembershipStatus, Organization
-from apps.orgs.roles import SystemRole, role_exists
+from apps.orgs import hooks
+from apps.orgs.roles import SystemRole, system_role_id
 
 SETTINGS_FIELDS = ("name", "mfa_required", "allowed_email_domains", "ip_allowlist", "session_max_age", "default_role")
 
@@ -27,13 +28,22 @@ def _lock(organization: Organization) -> Organization:
     return Organization.objects.select_for_update().get(pk=organization.pk)
 
 
-def role_validate(role: str, *, organization: Organization | None = None) -> str:
-    if not role_exists(role):
+OWNER_ROLE_ID = system_role_id(SystemRole.OWNER)
+
+
+def role_validate(role: Any, *, organization: Organization):  # noqa: ANN201 - an apps.rbac Role
+    """The Role a name (a system role or one of this organization's custom roles) stands for."""
+    if not isinstance(role, str):
+        if getattr(role, "organization_id", None) in (None, organization.pk) and getattr(role, "pk", None):
+            return role
+        raise UnknownRole("That role is not a role of this organization.")
+    found = hooks.role_resolve(organization=organization, name=role)
+    if found is None:
         raise UnknownRole(f"{role!r} is not a role of this organization.")
-    return role
+    return found
 
 
-def _clean_settings(data: dict[str, Any]) -> dict[str, Any]:
+def _clean_settings(data: dict[str, Any], organization: Organization) -> dict[str, Any]:
     if "ip_allowlist" in data:
         try:
             data["ip_allowlist"] = [str(ipaddress.ip_network(c, strict=False)) for c in data["ip_allowlist"]]
@@ -42,8 +52,8 @@ def _clean_settings(data: dict[str, Any]) -> dict[str, Any]:
     if "allowed_email_domains" in data:
         data["allowed_email_domains"] = sorted({d.strip().lower().lstrip("@") for d in data["allowed_email_domains"]})
     if "default_role" in data:
-        role_validate(data["default_role"])
-        if data["default_role"] == SystemRole.OWNER:
+        data["default_role"] = role_validate(data["default_role"], organization=organization)
+        if data["default_role"].pk == OWNER_ROLE_ID:
             raise ValidationError({"default_role": ["Owners are made explicitly, never by default."]})
     return data
 
@@ -51,14 +61,16 @@ def _clean_settings(data: dict[str, Any]) -> dict[str, Any]:
 @transaction.atomic
 def organization_create(*, user: User, name: str, slug: str, **org_settings: Any) -> Organization:
     """A new organization with its creator as owner."""
-    organization = Organization(name=name, slug=slug.lower(), **_clean_settings(org_settings))
+    organization = Organization(name=name, slug=slug.lower())
+    for field, value in _clean_settings(org_settings, organization).items():
+        setattr(organization, field, value)
     organization.full_clean(validate_constraints=False)
     try:
         with transaction.atomic():
             organization.save()
     except IntegrityError:
         raise SlugTaken(f"The slug {slug!r} is taken.") from None
-    Membership.objects.create(organization=organization, user=user, role=SystemRole.OWNER)
+    Membership.objects.create(organization=organization, user=user, role_id=OWNER_ROLE_ID)
     emit(action="organization.created", actor=user, organization_id=organization.pk, target=organization,
          metadata={"slug": organization.slug})
     emit(action="member.added", actor=user, organization_id=organization.pk, target=user,
@@ -68,7 +80,7 @@ def organization_create(*, user: User, name: str, slug: str, **org_settings: Any
 
 @transaction.atomic
 def organization_update(*, organization: Organization, actor: User, data: dict[str, Any]) -> Organization:
-    data = _clean_settings({k: v for k, v in data.items() if k in SETTINGS_FIELDS})
+    data = _clean_settings({k: v for k, v in data.items() if k in SETTINGS_FIELDS}, organization)
     changes = {k: [getattr(organization, k), v] for k, v in data.items() if getattr(organization, k) != v}
     if not changes:
         return organization
@@ -76,6 +88,8 @@ def organization_update(*, organization: Organization, actor: User, data: dict[s
         setattr(organization, name, new)
     organization.full_clean(validate_constraints=False)
     organization.save(update_fields=[*changes, "updated_at"])
+    if "default_role" in changes:  # the audit trail records role names, as the API shows them
+        changes["default_role"] = [str(role) for role in changes["default_role"]]
     emit(action="organization.updated", actor=actor, organization_id=organization.pk, target=organization,
          changes=changes)
     return organization
@@ -121,45 +135,45 @@ def organizations_purge() -> int:
 
 
 @transaction.atomic
-def member_add(*, organization: Organization, user: User, role: str, actor: User | None, source: str) -> Membership:
-    role_validate(role, organization=organization)
+def member_add(*, organization: Organization, user: User, role: Any, actor: User | None, source: str) -> Membership:
+    role = role_validate(role, organization=organization)
     try:
         with transaction.atomic():
             membership = Membership.objects.create(organization=organization, user=user, role=role, invited_by=actor)
     except IntegrityError:
         raise AlreadyMember(f"{user.email} is already a member.") from None
     emit(action="member.added", actor=actor, organization_id=organization.pk, target=user,
-         metadata={"role": role, "source": source})
+         metadata={"role": role.name, "source": source})
     return membership
 
 
 def _keeps_an_owner(organization: Organization, leaving: Membership) -> None:
     """Raise unless someone other than `leaving` is an active owner (organization row locked by caller)."""
-    if leaving.role != SystemRole.OWNER:
+    if leaving.role_id != OWNER_ROLE_ID:
         return
-    others = Membership.objects.filter(organization=organization, role=SystemRole.OWNER,
+    others = Membership.objects.filter(organization=organization, role_id=OWNER_ROLE_ID,
                                        status=MembershipStatus.ACTIVE).exclude(pk=leaving.pk)
     if not others.exists():
         raise LastOwner("Make someone else owner first: an organization keeps at least one owner.")
 
 
 @transaction.atomic
-def member_change_role(*, organization: Organization, member: Membership, role: str, actor: User) -> Membership:
-    role_validate(role, organization=organization)
+def member_change_role(*, organization: Organization, member: Membership, role: Any, actor: User) -> Membership:
+    role = role_validate(role, organization=organization)
     organization = _lock(organization)
-    member = Membership.objects.select_for_update().get(pk=member.pk)
-    if member.role == role:
+    member = Membership.objects.select_for_update().select_related("role").get(pk=member.pk)
+    if member.role_id == role.pk:
         return member
-    if role == SystemRole.OWNER and not Membership.objects.filter(
-            organization=organization, user=actor, role=SystemRole.OWNER, status=MembershipStatus.ACTIVE).exists():
+    if role.pk == OWNER_ROLE_ID and not Membership.objects.filter(
+            organization=organization, user=actor, role_id=OWNER_ROLE_ID, status=MembershipStatus.ACTIVE).exists():
         raise PermissionDenied("Only owners can make owners.", extra={"permission": "org:transfer"})
-    if role != SystemRole.OWNER:
+    if role.pk != OWNER_ROLE_ID:
         _keeps_an_owner(organization, member)
-    old = member.role
+    old = member.role.name
     member.role = role
     member.save(update_fields=["role", "updated_at"])
     emit(action="member.role_changed", actor=actor, organization_id=organization.pk, target=member.user,
-         changes={"role": [old, role]})
+         changes={"role": [old, role.name]})
     return member
 
 
@@ -187,11 +201,11 @@ def ownership_transfer(*, organization: Organization, current: Membership, to_us
     target = member_get(organization=organization, user_id=to_user_id)
     if target.pk == current.pk:
         return current
-    Membership.objects.filter(pk=target.pk).update(role=SystemRole.OWNER, updated_at=timezone.now())
-    Membership.objects.filter(pk=current.pk).update(role=SystemRole.ADMIN, updated_at=timezone.now())
+    Membership.objects.filter(pk=target.pk).update(role_id=OWNER_ROLE_ID, updated_at=timezone.now())
+    Membership.objects.filter(pk=current.pk).update(role_id=system_role_id(SystemRole.ADMIN), updated_at=timezone.now())
     emit(action="ownership.transferred", actor=current.user, organization_id=organization.pk, target=organization,
          metadata={"from_user_id": str(current.user_id), "to_user_id": str(target.user_id)})
-    target.role = SystemRole.OWNER
+    target.refresh_from_db()
     return target
 
 

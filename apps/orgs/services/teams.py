@@ -18,7 +18,7 @@ from apps.audit.services import emit
 from apps.core.errors import Conflict, ResourceNotFound
 from apps.orgs.errors import MemberNotFound
 from apps.orgs.models import Membership, MembershipStatus, Organization, Team, TeamMembership
-from apps.orgs.roles import SystemRole
+from apps.orgs.roles import SystemRole, system_role_id
 from apps.orgs.selectors import member_get
 from apps.orgs.services.organizations import role_validate
 
@@ -71,11 +71,11 @@ def team_member_list(*, team: Team) -> QuerySet[TeamMembership]:
 
 # Writes --------------------------------------------------------------------------------------------
 
-def _team_role(role: str | None, organization: Organization) -> str:
+def _team_role(role: str | None, organization: Organization):  # noqa: ANN202 - an apps.rbac Role or None
     if not role:
-        return ""
-    role_validate(role, organization=organization)
-    if role == SystemRole.OWNER:
+        return None
+    role = role_validate(role, organization=organization)
+    if role.pk == system_role_id(SystemRole.OWNER):
         raise ValidationError({"role": ["A team cannot hold the owner role: owners are made one by one."]})
     return role
 
@@ -96,7 +96,7 @@ def team_create(*, organization: Organization, actor: User, name: str, descripti
                 role=_team_role(role, organization))
     _save(team)
     emit(action="team.created", actor=actor, organization_id=organization.pk, target=team,
-         metadata={"name": team.name, "role": team.role})
+         metadata={"name": team.name, "role": team.role.name if team.role else None})
     team.member_count = 0
     return team
 
@@ -116,6 +116,8 @@ def team_update(*, team: Team, actor: User, data: dict[str, Any]) -> Team:
     for name, (_, new) in changes.items():
         setattr(team, name, new)
     _save(team, update_fields=[*changes, "updated_at"])
+    if "role" in changes:  # the audit trail records role names, as the API shows them
+        changes["role"] = [role.name if role else None for role in changes["role"]]
     emit(action="team.updated", actor=actor, organization_id=team.organization_id, target=team, changes=changes)
     return team
 

@@ -1,0 +1,24 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class RbacConfig(AppConfig):
+    name = "apps.rbac"
+    label = "rbac"
+    verbose_name = "Access control"
+
+    def ready(self) -> None:
+        from apps.rbac import catalog, events, resources  # noqa: F401  (event catalog, resource types)
+        from apps.rbac import cache  # noqa: F401  (bumps the access version on every access-relevant event)
+        from apps.rbac import hooks  # noqa: F401  (answers orgs' role questions)
+
+        catalog.autodiscover()
+        cache.connect_row_signals()
+        post_migrate.connect(_ensure_system_roles, sender=self)
+
+
+def _ensure_system_roles(sender, **kwargs) -> None:  # noqa: ANN001
+    """The system role rows (seeded by migration 0002) come back after a `flush`, like content types do."""
+    from apps.rbac.services.system_roles import system_roles_ensure
+
+    system_roles_ensure(using=kwargs.get("using", "default"))

@@ -1,0 +1,31 @@
+from apps.audit.catalog import EventType, declare
+
+declare(
+    EventType(name="role.created", description="A custom role was created.", fields=("name", "permissions", "parent"),
+              subscribable=True),
+    EventType(name="role.updated", description="A custom role's name, description, permissions or parent changed "
+              "(changes: old/new).", fields=(), subscribable=True),
+    EventType(name="role.deleted", description="A custom role was deleted.", fields=("name",), subscribable=True),
+    EventType(name="policy.created", description="A policy was created.",
+              fields=("name", "effect", "priority", "actions", "resources", "subjects", "condition", "enabled",
+                      "expires_at"), subscribable=True),
+    EventType(name="policy.updated", description="A policy changed (changes: old/new).", fields=(),
+              subscribable=True),
+    EventType(name="policy.deleted", description="A policy was deleted.", fields=("name",), subscribable=True),
+    EventType(name="policy.evaluation_failed", description="A policy condition failed to evaluate; it denied.",
+              fields=("policy_id", "error", "permission")),
+    EventType(name="grant.created", description="A permission on one object was granted to a user or a team.",
+              fields=("subject_type", "subject_id", "permission", "resource_type", "resource_id"), subscribable=True),
+    EventType(name="grant.deleted", description="An object grant was revoked.",
+              fields=("subject_type", "subject_id", "permission", "resource_type", "resource_id"), subscribable=True),
+    EventType(name="apikey.created", description="An API key was created (its secret is never recorded).",
+              fields=("name", "prefix", "scopes", "expires_at", "allowed_ips"), subscribable=True),
+    EventType(name="apikey.updated", description="An API key's name, scopes, expiry or networks changed.",
+              fields=(), subscribable=True),
+    EventType(name="apikey.rotated", description="An API key got a new secret; the old one works until overlap_until.",
+              fields=("prefix", "overlap_until"), subscribable=True),
+    EventType(name="apikey.revoked", description="An API key was revoked; it stopped working at once.",
+              fields=("prefix",), subscribable=True),
+    EventType(name="apikey.rejected", description="A request presented an API key that was refused.",
+              fields=("prefix", "reason")),
+)

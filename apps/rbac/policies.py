@@ -102,6 +102,7 @@ def evaluate(policies: tuple[CompiledPolicy, ...], *, permission: str, resource:
                 holds = conditions.evaluate(policy.program, activation)
             except conditions.ConditionError as exc:
                 logger.warning("policy %s (%s) failed to evaluate for %s: %s", policy.id, policy.name, permission, exc)
+                _report_failure(policy, permission, exc, activation.get("organization", {}).get("id"))
                 trace.append({**entry, "matched": True, "effect": PolicyEffect.DENY,
                               "why": f"its condition failed to evaluate ({exc}); counted as a deny"})
                 denies.append(policy)
@@ -113,3 +114,19 @@ def evaluate(policies: tuple[CompiledPolicy, ...], *, permission: str, resource:
         trace.append({**entry, "matched": True, "why": why})
         (denies if policy.effect == PolicyEffect.DENY else allows).append(policy)
     return allows, denies, trace
+
+
+FAILURE_REPORT_INTERVAL = 600  # seconds: at most one audit event per failing policy in this time
+
+
+def _report_failure(policy: CompiledPolicy, permission: str, exc: Exception, organization_id: str | None) -> None:
+    """Put a failing condition in the organization's audit trail, once per policy per interval (a busy
+    endpoint must not flood the trail; the log line is written every time)."""
+    from django.core.cache import cache as shared_cache
+
+    from apps.audit.services import Target, emit
+
+    if not organization_id or not shared_cache.add(f"rbac:evalfail:{policy.id}", 1, FAILURE_REPORT_INTERVAL):
+        return
+    emit(action="policy.evaluation_failed", organization_id=organization_id, target=Target(type="policy", id=policy.id),
+         metadata={"policy_id": policy.id, "error": str(exc)[:500], "permission": permission})

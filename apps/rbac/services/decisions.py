@@ -16,9 +16,14 @@ from django.utils import timezone
 
 from apps.orgs.errors import OrganizationNotFound
 from apps.orgs.models import Organization
+from apps.orgs.roles import SystemRole
 from apps.rbac import cache, catalog, policies
 from apps.rbac.models import ApiKey
 from apps.rbac.selectors import MemberAccess, member_access
+
+# A deny policy can lock everyone out of what it names; for the policies themselves that would be
+# irreversible through the product, so an organization's owners are exempt from denies on policies:*.
+OWNER_SAFEGUARD_PREFIX = "policies:"
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,11 @@ def decide(*, caller: Caller, permission: str, resource: Resource | None = None,
         activation=_activation(caller, resource, facts, now), now=now, trace_all=trace_all)
     trace.extend(policy_trace)
 
+    if denies and caller.type == "user" and permission.startswith(OWNER_SAFEGUARD_PREFIX) and any(
+            name == SystemRole.OWNER and via == "member" for name, via, _ in caller.access.roles):
+        trace.append({"kind": "safeguard", "matched": True,
+                      "why": "owners are never locked out of managing policies: policy denies do not apply"})
+        denies = []
     if denies:
         first = denies[0]
         return Decision(False, f"denied by policy {first.name!r} (priority {first.priority})", permission, trace,

@@ -2,8 +2,8 @@
 
 A valid key authenticates as an `ApiKeyPrincipal` (request.user) with the ApiKey row as request.auth;
 apps.rbac.access then lets it act in its own organization only, within its scopes. A key is not a user:
-code written for people that reaches the principal's user attributes gets 403 `user_required`, never a
-500 nor anyone's data (see ApiKeyPrincipal.__getattr__).
+code written for people that reaches the principal's id or any other user attribute gets 403
+`user_required`, never a 500 nor anyone's data (ApiKeyPrincipal.pk / .id / __getattr__).
 
 Refusals answer 401 `invalid_api_key` with `WWW-Authenticate: Bearer`. When the prefix names a key, the
 refusal is audited (`apikey.rejected`, at most once per key per minute) and the key's use (last_used_at,

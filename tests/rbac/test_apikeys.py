@@ -523,3 +523,20 @@ def test_scope_change_takes_effect_on_the_next_request(org_and_owner) -> None:  
     assert owner.patch(f"/api/v1/api-keys/{body['id']}", {"scopes": ["teams:read"]}, format="json").status_code == 200
     assert _members(client, org).status_code == 403
     assert client.get(f"/api/v1/organizations/{org.pk}/teams").status_code == 200
+
+
+def test_policies_can_deny_a_key_but_never_widen_it(org_and_owner) -> None:  # noqa: ANN001
+    org, _, owner = org_and_owner
+    key, body = _new_key(owner, org, scopes=["members:read"])
+    client = _as_key(key)
+    allow = owner.post(f"/api/v1/organizations/{org.pk}/policies",
+                       {"name": "more", "effect": "allow", "actions": ["teams:read"],
+                        "subjects": [f"apikey:{body['id']}"]}, format="json")
+    assert allow.status_code == 201, allow.content
+    assert client.get(f"/api/v1/organizations/{org.pk}/teams").status_code == 403  # outside its scopes still
+    deny = owner.post(f"/api/v1/organizations/{org.pk}/policies",
+                      {"name": "less", "effect": "deny", "actions": ["members:read"],
+                       "subjects": [f"apikey:{body['id']}"]}, format="json")
+    assert deny.status_code == 201, deny.content
+    response = _members(client, org)
+    assert response.status_code == 403 and "less" in response.json()["detail"]

@@ -7,11 +7,10 @@ from rest_framework.views import APIView
 
 from apps.audit.catalog import event_type_list
 from apps.audit.models import AuditEvent
-from apps.audit.selectors import EventFilters, chain_verify, event_get, event_list, event_page, event_stats
-from apps.core.errors import ResourceNotFound, ValidationFailed
-from apps.core.pagination import limit_from
 from apps.audit.perms import AUDIT_READ
-from apps.core.errors import PermissionDenied
+from apps.audit.selectors import EventFilters, chain_verify, event_get, event_list, event_page, event_stats
+from apps.core.errors import PermissionDenied, ResourceNotFound, ValidationFailed
+from apps.core.pagination import limit_from
 from apps.orgs.selectors import organization_list_for_user
 from apps.rbac.access import org_access, request_api_key
 

@@ -19,8 +19,8 @@ from rest_framework.views import APIView
 
 from apps.audit.apis import FilterSerializer, _filters
 from apps.audit.exports import FORMATS, audit_log_export, export_response
-from apps.audit.selectors import event_list
 from apps.audit.perms import AUDIT_READ
+from apps.audit.selectors import event_list
 from apps.rbac.access import org_access
 
 

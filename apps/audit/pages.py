@@ -23,8 +23,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.audit.exports import audit_log_export, export_response
 from apps.audit.models import AuditEvent, Outcome
-from apps.audit.selectors import EventFilters, chain_verify, event_get, event_list, event_page
 from apps.audit.perms import AUDIT_READ
+from apps.audit.selectors import EventFilters, chain_verify, event_get, event_list, event_page
 from apps.orgs.models import Membership
 from apps.orgs.pages import _capabilities, active_organization, org_page
 

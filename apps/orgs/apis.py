@@ -12,12 +12,12 @@ from apps.accounts.apis import current_session, require_recent_authentication
 from apps.accounts.services.tokens import AccessClaims
 from apps.core.errors import NotAuthenticated
 from apps.core.pagination import cursor_page
-from apps.orgs import perms, roles, selectors
+from apps.orgs import perms, selectors
 from apps.orgs.models import Membership, Organization
+from apps.orgs.services import organizations as services
 from apps.rbac.access import org_access, request_api_key
 from apps.rbac.errors import UserRequired
 from apps.rbac.services.roles import role_assignable_check
-from apps.orgs.services import organizations as services
 
 
 class OrganizationSerializer(serializers.Serializer):

@@ -30,9 +30,9 @@ from apps.core.ratelimit import enforce
 from apps.orgs import perms
 from apps.orgs.errors import OrganizationNotFound
 from apps.orgs.models import Invitation, InvitationStatus, Membership
+from apps.orgs.services import invitations as services
 from apps.rbac.access import org_access
 from apps.rbac.services.roles import role_assignable_check
-from apps.orgs.services import invitations as services
 
 # --- output -------------------------------------------------------------------------------------
 

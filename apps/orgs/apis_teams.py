@@ -15,11 +15,11 @@ from rest_framework.views import APIView
 from apps.core.pagination import cursor_page
 from apps.orgs import perms
 from apps.orgs.models import Domain, Team
+from apps.orgs.services import domains as domain_services
+from apps.orgs.services import teams as team_services
 from apps.rbac.access import org_access
 from apps.rbac.services.decisions import Resource
 from apps.rbac.services.roles import role_assignable_check
-from apps.orgs.services import domains as domain_services
-from apps.orgs.services import teams as team_services
 
 
 def _page_schema(name: str, item: serializers.Serializer) -> serializers.Serializer:

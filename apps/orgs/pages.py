@@ -30,18 +30,18 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from apps.audit.perms import AUDIT_READ
 from apps.core.errors import ApplicationError
 from apps.orgs import perms, roles, selectors
 from apps.orgs.apis_invitations import InvitationCsvParser
 from apps.orgs.errors import OrganizationNotFound, SlugTaken
 from apps.orgs.models import Membership, Organization
-from apps.audit.perms import AUDIT_READ
-from apps.rbac.perms import APIKEYS_READ, GRANTS_MANAGE, POLICIES_READ, ROLES_READ
-from apps.rbac.access import org_access
 from apps.orgs.services import domains as domain_services
 from apps.orgs.services import invitations as invitation_services
 from apps.orgs.services import organizations as org_services
 from apps.orgs.services import teams as team_services
+from apps.rbac.access import org_access
+from apps.rbac.perms import APIKEYS_READ, GRANTS_MANAGE, POLICIES_READ, ROLES_READ
 
 ACTIVE_ORG_SESSION_KEY = "plinto_active_org"
 CSV_MAX_BYTES = 512 * 1024

@@ -55,8 +55,8 @@ def member_list(*, organization: Organization) -> QuerySet[Membership]:
 
 def member_get(*, organization: Organization, user_id: object) -> Membership:
     user_uuid = _uuid_or_none(user_id)
-    member = (Membership.objects.select_related("user", "role").filter(organization=organization, user_id=user_uuid).first()
-              if user_uuid else None)
+    member = (Membership.objects.select_related("user", "role")
+              .filter(organization=organization, user_id=user_uuid).first() if user_uuid else None)
     if member is None:
         raise MemberNotFound("No such member.")
     return member
@@ -81,6 +81,7 @@ def users_share_organization(viewer: User, user: User) -> bool:
 
 def sole_owned_organizations(user: User) -> list[Organization]:
     """Organizations in which `user` is the only active owner (they block deleting the account)."""
-    owned = Membership.objects.filter(user=user, role_id=system_role_id(SystemRole.OWNER), status=MembershipStatus.ACTIVE,
-                                      organization__deleted_at__isnull=True).select_related("organization", "role")
+    owned = Membership.objects.filter(user=user, role_id=system_role_id(SystemRole.OWNER),
+                                      status=MembershipStatus.ACTIVE, organization__deleted_at__isnull=True
+                                      ).select_related("organization", "role")
     return [m.organization for m in owned if owner_count(organization=m.organization) == 1]

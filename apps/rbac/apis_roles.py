@@ -30,6 +30,7 @@ from apps.rbac.models import Role
 from apps.rbac.perms import GRANTS_MANAGE, ROLES_MANAGE, ROLES_READ
 from apps.rbac.services import grants as grant_services
 from apps.rbac.services import roles as role_services
+from apps.rbac.services.decisions import Resource
 
 
 def _page_schema(name: str, item: serializers.Serializer) -> serializers.Serializer:
@@ -86,9 +87,10 @@ def _org_role_body(role: Role) -> dict[str, Any]:
 
 
 def _custom_role(request: Request, role: Role, permission: str) -> Any:
-    """The caller's access to a custom role's organization; 404 (role not found) for strangers."""
+    """The caller's access to a custom role's organization (a grant on this role counts); 404 (role not
+    found) for strangers."""
     try:
-        return org_access(request, role.organization_id, permission)
+        return org_access(request, role.organization_id, permission, resource=Resource("role", str(role.pk)))
     except OrganizationNotFound:
         raise RoleNotFound("No such role.") from None
 

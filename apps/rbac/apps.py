@@ -8,9 +8,13 @@ class RbacConfig(AppConfig):
     verbose_name = "Access control"
 
     def ready(self) -> None:
-        from apps.rbac import catalog, events, resources  # noqa: F401  (event catalog, resource types)
-        from apps.rbac import cache  # noqa: F401  (bumps the access version on every access-relevant event)
-        from apps.rbac import hooks  # noqa: F401  (answers orgs' role questions)
+        from apps.rbac import (  # noqa: F401  (event catalog, resource types)
+            cache,  # noqa: F401  (bumps the access version on every access-relevant event)
+            catalog,
+            events,
+            hooks,  # noqa: F401  (answers orgs' role questions)
+            resources,
+        )
 
         catalog.autodiscover()
         cache.connect_row_signals()

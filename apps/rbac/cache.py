@@ -23,8 +23,8 @@ from typing import Any
 
 from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models.signals import post_delete, post_save
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 
 from apps.audit.subscribers import listen_in_transaction
 

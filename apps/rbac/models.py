@@ -67,7 +67,8 @@ class Policy(models.Model):
                                  help_text="`type:id` patterns (team:*, team:<uuid>); empty = any resource or none.")
     subjects = models.JSONField(default=list, blank=True,
                                 help_text="user:<id>, team:<id>, role:<name>, apikey:<id> or *; empty = everyone.")
-    condition = models.TextField(blank=True, help_text="A CEL expression over subject, resource, request, organization.")
+    condition = models.TextField(blank=True,
+                                 help_text="A CEL expression over subject, resource, request, organization.")
     enabled = models.BooleanField(default=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

@@ -19,8 +19,8 @@ from apps.accounts.models import User
 from apps.accounts.services.users import user_record_signed_up
 from apps.audit.models import AuditEvent
 from apps.orgs import dns as org_dns
-from apps.orgs.roles import system_role_id
 from apps.orgs.models import Domain, Membership, Organization
+from apps.orgs.roles import system_role_id
 from apps.orgs.services.domains import domain_add, domain_verify, domains_auto_join
 from apps.orgs.services.organizations import member_add, organization_create
 from tests.accounts.factories import UserFactory

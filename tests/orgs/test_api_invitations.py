@@ -342,8 +342,8 @@ def test_validate_refuses_unusable_links(_case: str, traits: dict | None, reason
 
 def test_signed_in_invitee_accepts_and_joins(org, owner: Membership) -> None:  # noqa: ANN001
     invitee = UserFactory(email="Guest@Example.com")
-    invitation = InvitationFactory(organization=org, email="guest@example.com", role_id=system_role_id("admin"), token="t1",
-                                   invited_by=owner.user)
+    invitation = InvitationFactory(organization=org, email="guest@example.com", role_id=system_role_id("admin"),
+                                   token="t1", invited_by=owner.user)
 
     response = signed_in("Guest@Example.com").post("/api/v1/invitations/accept", {"token": "t1"}, format="json")
 

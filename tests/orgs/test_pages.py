@@ -191,7 +191,8 @@ def test_the_owner_updates_the_settings(world: World) -> None:
 
     assert (response.status_code, response["Location"]) == (302, org_url(world, "overview"))
     world.acme.refresh_from_db()
-    assert (world.acme.name, world.acme.allowed_email_domains, world.acme.session_max_age, world.acme.default_role.name) \
+    acme = world.acme
+    assert (acme.name, acme.allowed_email_domains, acme.session_max_age, acme.default_role.name) \
         == ("Acme Corp", ["acme.test", "example.com"], 3600, "viewer")
     html = client.get(org_url(world, "overview")).content.decode()
     assert "The settings were saved." in html and "<h1>Acme Corp</h1>" in html

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from apps.accounts.models import User
 from apps.audit.models import AuditEvent
 from apps.orgs.models import Organization, Team
+from apps.orgs.roles import system_role_id
 from apps.orgs.services.organizations import member_add, member_remove, organization_create
 from apps.orgs.services.teams import team_create, team_member_add
 from apps.rbac.models import TeamObjectGrant, UserObjectGrant
@@ -300,3 +301,37 @@ def test_the_list_filters_and_pages_across_users_and_teams(world: World) -> None
     assert listed(resource_type="organization") == [] and listed(resource_id="not-a-uuid") == []
     assert owner.get(world.grants_url(), {"resource_type": "spaceship"}).status_code == 400
     assert owner.get(world.grants_url(), {"cursor": "garbage"}).status_code == 400
+
+
+def test_an_api_key_grants_only_within_its_scopes_and_is_recorded_as_the_actor(world: World) -> None:
+    made = world.client("owner").post(f"/api/v1/organizations/{world.acme.pk}/api-keys",
+                                      {"name": "CI", "scopes": ["grants:manage", "teams:read"]}, format="json")
+    assert made.status_code == 201, made.content
+    key = APIClient()
+    key.credentials(HTTP_AUTHORIZATION=f"Bearer {made.json()['key']}")
+    before = snapshot()
+    refused = key.post(world.grants_url(), body(world, "viewer"), format="json")  # teams:manage is out of scope
+    assert refused.status_code == 403 and refused.json()["code"] == "privilege_escalation"
+    assert snapshot() == before
+    granted = key.post(world.grants_url(), body(world, "viewer", "teams:read"), format="json")
+    assert granted.status_code == 201, granted.content
+    assert granted.json()["granted_by"] is None
+    assert AuditEvent.objects.get(action="grant.created").actor_type == "api_key"
+
+
+def test_a_grant_on_one_role_lets_its_holder_edit_that_role_only(world: World) -> None:
+    roles_url = f"/api/v1/organizations/{world.acme.pk}/roles"
+    ids = {}
+    for name in ("readers", "others"):
+        response = world.client("owner").post(roles_url, {"name": name, "permissions": ["teams:read"]}, format="json")
+        ids[name] = response.json()["id"]
+    grant = body(world, "member", "roles:manage") | {"resource": {"type": "role", "id": ids["readers"]}}
+    assert world.client("owner").post(world.grants_url(), grant, format="json").status_code == 201
+    member = world.client("member")
+    assert member.patch(f"/api/v1/roles/{ids['readers']}", {"description": "Read teams"},
+                        format="json").status_code == 200
+    assert member.patch(f"/api/v1/roles/{ids['others']}", {"description": "Mine"}, format="json").status_code == 403
+    assert member.post(roles_url, {"name": "new-role", "permissions": []}, format="json").status_code == 403
+    # a system role is no object of the organization: nothing to grant on
+    system = body(world, "member", "roles:manage") | {"resource": {"type": "role", "id": str(system_role_id("admin"))}}
+    assert world.client("owner").post(world.grants_url(), system, format="json").status_code == 404

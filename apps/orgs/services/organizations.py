@@ -16,9 +16,9 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.audit.services import Target, emit
 from apps.core.errors import PermissionDenied
+from apps.orgs import hooks
 from apps.orgs.errors import AlreadyMember, LastOwner, SlugTaken, UnknownRole
 from apps.orgs.models import Membership, MembershipStatus, Organization
-from apps.orgs import hooks
 from apps.orgs.roles import SystemRole, system_role_id
 
 SETTINGS_FIELDS = ("name", "mfa_required", "allowed_email_domains", "ip_allowlist", "session_max_age", "default_role")

@@ -185,12 +185,13 @@ def grant_create(*, organization: Organization, actor: Any, caller: Caller, subj
     """Grant `permission` on one object of the organization; (grant, created). Idempotent (see module)."""
     permission = _catalog_permission(permission)
     rtype = _resource_type(resource_type)
-    obj = rtype.model.objects.filter(pk=_uuid(resource_id)).first()
+    obj = resources.object_in_organization(rtype.name, resource_id, organization.pk)
     if obj is None:
         raise ResourceObjectNotFound(f"No such {rtype.name} in this organization.")
     kind, subject = _subject(organization, subject_type, subject_id)
     resource = Resource(type=rtype.name, id=str(obj.pk))
-
+    escalation_check(caller=caller, permissions=[permission], resource=resource, facts=facts,
+                     what=f"Granting {permission} on {rtype.name}:{obj.pk}")
 
     auth_permission = _auth_permission(permission, type(obj))
     granted_by = actor if isinstance(actor, User) else None

@@ -5,8 +5,8 @@ A custom role has its own permissions (codes from the catalog) and may name a pa
 another custom role of the same organization, whose permissions it also holds (no cycles, at most
 `selectors.MAX_PARENT_DEPTH` ancestors, counted for the role's whole subtree). Names follow
 `role_name_validator`, are unique per organization case-insensitively and can never be a system role's
-name. Holders keep a role by id, so renaming it is safe for them (policies name roles as `role:<name>`:
-see the note in the report / docs).
+name. Holders keep a role by id, so renaming it is safe for them; policies, though, name roles as
+`role:<name>`, so a rename (or a new role taking a deleted one's name) changes which policies match.
 
 No privilege escalation: a role's effective permissions (own + inherited) must all be allowed to the
 actor, as the decision service answers for them right now (roles, policies; an API key: its scopes).

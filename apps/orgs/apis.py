@@ -13,6 +13,7 @@ from apps.accounts.services.tokens import AccessClaims
 from apps.core.errors import NotAuthenticated
 from apps.core.pagination import cursor_page
 from apps.orgs import perms, selectors
+from apps.orgs.errors import OrganizationNotFound
 from apps.orgs.models import Membership, Organization
 from apps.orgs.services import organizations as services
 from apps.rbac.access import org_access, request_api_key
@@ -113,6 +114,11 @@ class OrganizationDetailApi(APIView):
 class OrganizationBySlugApi(APIView):
     @extend_schema(responses={200: MyOrganizationSerializer}, summary="One of my organizations, by slug")
     def get(self, request: Request, slug: str) -> Response:
+        key = request_api_key(request)
+        if key is not None:  # a key sees its own organization only
+            if slug.lower() != key.organization.slug.lower():
+                raise OrganizationNotFound("No such organization.")
+            return Response(org_body(org_access(request, key.organization_id, perms.ORG_READ)))
         membership = selectors.organization_get_by_slug(slug=slug, user=request.user)
         return Response(org_body(org_access(request, membership.organization_id, perms.ORG_READ)))
 

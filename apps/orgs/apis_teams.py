@@ -17,7 +17,7 @@ from apps.orgs import perms
 from apps.orgs.models import Domain, Team
 from apps.orgs.services import domains as domain_services
 from apps.orgs.services import teams as team_services
-from apps.rbac.access import org_access
+from apps.rbac.access import org_access, request_api_key
 from apps.rbac.services.decisions import Resource
 from apps.rbac.services.roles import role_assignable_check
 
@@ -27,6 +27,21 @@ def _page_schema(name: str, item: serializers.Serializer) -> serializers.Seriali
 
 
 # Teams ---------------------------------------------------------------------------------------------
+
+
+def _team(request: Request, team_id: str) -> Team:
+    """The team if the caller can see its organization (a member's, or the API key's own); 404 otherwise."""
+    key = request_api_key(request)
+    if key is not None:
+        return team_services.team_get_in_organization(team_id=team_id, organization_id=key.organization_id)
+    return team_services.team_get_for_user(team_id=team_id, user=request.user)
+
+
+def _domain(request: Request, domain_id: str) -> Domain:
+    key = request_api_key(request)
+    if key is not None:
+        return domain_services.domain_get_in_organization(domain_id=domain_id, organization_id=key.organization_id)
+    return domain_services.domain_get_for_user(domain_id=domain_id, user=request.user)
 
 class TeamSerializer(serializers.Serializer):
     id = serializers.UUIDField()
@@ -92,14 +107,14 @@ class TeamListApi(APIView):
 class TeamDetailApi(APIView):
     @extend_schema(responses={200: TeamSerializer}, summary="One team of one of my organizations")
     def get(self, request: Request, team_id: str) -> Response:
-        team = team_services.team_get_for_user(team_id=team_id, user=request.user)
+        team = _team(request, team_id)
         org_access(request, team.organization_id, perms.TEAMS_READ, resource=_team_resource(team))
         return Response(_team_body(team))
 
     @extend_schema(request=TeamInputSerializer(partial=True), responses={200: TeamSerializer},
                    summary="Rename a team, change its description or role")
     def patch(self, request: Request, team_id: str) -> Response:
-        team = team_services.team_get_for_user(team_id=team_id, user=request.user)
+        team = _team(request, team_id)
         org_access(request, team.organization_id, perms.TEAMS_MANAGE, resource=_team_resource(team))
         payload = TeamInputSerializer(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
@@ -110,7 +125,7 @@ class TeamDetailApi(APIView):
 
     @extend_schema(responses={204: None}, summary="Delete a team (its members stay in the organization)")
     def delete(self, request: Request, team_id: str) -> Response:
-        team = team_services.team_get_for_user(team_id=team_id, user=request.user)
+        team = _team(request, team_id)
         org_access(request, team.organization_id, perms.TEAMS_MANAGE, resource=_team_resource(team))
         team_services.team_delete(team=team, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -120,7 +135,7 @@ class TeamMemberListApi(APIView):
     @extend_schema(responses={200: _page_schema("TeamMemberList", TeamMemberSerializer(many=True))},
                    summary="Members of a team")
     def get(self, request: Request, team_id: str) -> Response:
-        team = team_services.team_get_for_user(team_id=team_id, user=request.user)
+        team = _team(request, team_id)
         org_access(request, team.organization_id, perms.TEAMS_READ, resource=_team_resource(team))
         rows, next_cursor = cursor_page(team_services.team_member_list(team=team), request,
                                         order=("created_at", "id"))
@@ -131,7 +146,7 @@ class TeamMemberApi(APIView):
     @extend_schema(request=None, responses={200: TeamMemberSerializer, 201: TeamMemberSerializer},
                    summary="Put a member of the organization in the team (201 added, 200 already there)")
     def put(self, request: Request, team_id: str, user_id: str) -> Response:
-        team = team_services.team_get_for_user(team_id=team_id, user=request.user)
+        team = _team(request, team_id)
         org_access(request, team.organization_id, perms.TEAMS_MANAGE, resource=_team_resource(team))
         if team.role_id:  # joining the team hands its role to the member
             role_assignable_check(caller_request=request, organization=team.organization, role_name=team.role.name)
@@ -141,7 +156,7 @@ class TeamMemberApi(APIView):
 
     @extend_schema(responses={204: None}, summary="Take a member out of the team")
     def delete(self, request: Request, team_id: str, user_id: str) -> Response:
-        team = team_services.team_get_for_user(team_id=team_id, user=request.user)
+        team = _team(request, team_id)
         org_access(request, team.organization_id, perms.TEAMS_MANAGE, resource=_team_resource(team))
         team_services.team_member_remove(team=team, user_id=user_id, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -202,14 +217,14 @@ class DomainDetailApi(APIView):
 
     @extend_schema(responses={200: DomainSerializer}, summary="One domain of one of my organizations")
     def get(self, request: Request, domain_id: str) -> Response:
-        domain = domain_services.domain_get_for_user(domain_id=domain_id, user=request.user)
+        domain = _domain(request, domain_id)
         org_access(request, domain.organization_id, perms.ORG_READ)
         return Response(DomainSerializer(domain).data)
 
     @extend_schema(request=InputSerializer, responses={200: DomainSerializer},
                    summary="Turn auto-join on or off (it acts once the domain is verified)")
     def patch(self, request: Request, domain_id: str) -> Response:
-        domain = domain_services.domain_get_for_user(domain_id=domain_id, user=request.user)
+        domain = _domain(request, domain_id)
         org_access(request, domain.organization_id, perms.DOMAINS_MANAGE)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -218,7 +233,7 @@ class DomainDetailApi(APIView):
 
     @extend_schema(responses={204: None}, summary="Remove a domain (members who joined through it stay)")
     def delete(self, request: Request, domain_id: str) -> Response:
-        domain = domain_services.domain_get_for_user(domain_id=domain_id, user=request.user)
+        domain = _domain(request, domain_id)
         org_access(request, domain.organization_id, perms.DOMAINS_MANAGE)
         domain_services.domain_remove(domain=domain, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -231,7 +246,7 @@ class DomainVerifyApi(APIView):
                                "`domain_taken` when another organization verified the domain; 503 "
                                "`dns_unavailable` when DNS did not answer.")
     def post(self, request: Request, domain_id: str) -> Response:
-        domain = domain_services.domain_get_for_user(domain_id=domain_id, user=request.user)
+        domain = _domain(request, domain_id)
         org_access(request, domain.organization_id, perms.DOMAINS_MANAGE)
         domain = domain_services.domain_verify(domain=domain, actor=request.user)
         return Response(DomainSerializer(domain).data)

@@ -124,6 +124,20 @@ def domain_get_for_user(*, domain_id: object, user: User) -> Domain:
     return domain
 
 
+def domain_get_in_organization(*, domain_id: object, organization_id: object) -> Domain:
+    """A domain of this live organization (an API key's); 404 for unknown ids and other tenants' alike."""
+    try:
+        pk = uuid.UUID(str(domain_id))
+    except (ValueError, TypeError):
+        pk = None
+    domain = (Domain.objects.select_related("organization")
+              .filter(pk=pk, organization_id=organization_id, organization__deleted_at__isnull=True).first()
+              if pk is not None else None)
+    if domain is None:
+        raise DomainNotFound("No such domain.")
+    return domain
+
+
 def domain_list(*, organization: Organization) -> QuerySet[Domain]:
     return Domain.objects.filter(organization=organization)
 

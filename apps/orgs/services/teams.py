@@ -61,6 +61,17 @@ def team_get_for_user(*, team_id: object, user: User) -> Team:
     return team
 
 
+def team_get_in_organization(*, team_id: object, organization_id: object) -> Team:
+    """A team of this live organization (an API key's); 404 for unknown ids and other tenants' teams alike."""
+    pk = _uuid_or_none(team_id)
+    team = (Team.objects.select_related("organization")
+            .filter(pk=pk, organization_id=organization_id, organization__deleted_at__isnull=True)
+            .annotate(member_count=Count("team_memberships", distinct=True)).first()) if pk is not None else None
+    if team is None:
+        raise TeamNotFound("No such team.")
+    return team
+
+
 def team_list(*, organization: Organization) -> QuerySet[Team]:
     return Team.objects.filter(organization=organization).annotate(member_count=Count("team_memberships"))
 

@@ -8,13 +8,9 @@ class RbacConfig(AppConfig):
     verbose_name = "Access control"
 
     def ready(self) -> None:
-        from apps.rbac import (  # noqa: F401  (event catalog, resource types)
-            cache,  # noqa: F401  (bumps the access version on every access-relevant event)
-            catalog,
-            events,
-            hooks,  # noqa: F401  (answers orgs' role questions)
-            resources,
-        )
+        # Imported for what they register: the event catalog, resource types, orgs' role hook, the
+        # access-version bumps and the reactions to orgs' events.
+        from apps.rbac import cache, catalog, events, hooks, resources, subscribers  # noqa: F401
 
         catalog.autodiscover()
         cache.connect_row_signals()

@@ -259,12 +259,19 @@ def test_revoking_a_grant_that_is_not_here_answers_404_and_touches_nothing(world
     assert snapshot() == before
 
 
-def test_a_departed_members_grant_can_still_be_revoked(world: World) -> None:
-    world.client("owner").post(world.grants_url(), body(world, "viewer"), format="json")
+def test_a_departed_member_loses_their_grants_and_does_not_get_them_back_on_rejoining(world: World) -> None:
+    assert world.client("owner").post(world.grants_url(), body(world, "viewer"), format="json").status_code == 201
+    assert rename(world, "viewer", "X", "X2") == 200
     member_remove(organization=world.acme, member=world.acme.memberships.get(user=world.people["viewer"]),
                   actor=world.people["owner"])
-    assert world.client("owner").delete(world.grants_url(), body(world, "viewer"), format="json").status_code == 204
     assert not UserObjectGrant.objects.exists()
+    revoked = AuditEvent.objects.filter(organization_id=world.acme.pk, action="grant.deleted").get()
+    assert (revoked.actor_type, revoked.metadata["subject_id"], revoked.metadata["permission"]) == \
+        ("system", str(world.people["viewer"].pk), "teams:manage")
+
+    member_add(organization=world.acme, user=world.people["viewer"], role="viewer", actor=world.people["owner"],
+               source="test")
+    assert rename(world, "viewer", "X", "X3") == 403
 
 
 def test_the_list_filters_and_pages_across_users_and_teams(world: World) -> None:

@@ -245,3 +245,18 @@ def grant_delete(*, organization: Organization, actor: Any, subject_type: Any, s
          target=Target(type=rtype.name, id=str(object_pk)),
          metadata={"subject_type": subject_type, "subject_id": str(subject_pk), "permission": permission,
                    "resource_type": rtype.name, "resource_id": str(object_pk)})
+
+
+def grants_of_departed_member_revoke(*, organization_id: Any, user_id: Any) -> int:
+    """A member who leaves or is removed loses their object grants (rejoining must not bring them back)."""
+    type_names = _type_names()
+    rows = list(UserObjectGrant.objects.select_for_update(of=("self",)).select_related("permission")
+                .filter(organization_id=organization_id, user_id=user_id))
+    for row in rows:
+        grant = _as_grant(row, type_names)
+        row.delete()
+        emit(action="grant.deleted", actor=None, organization_id=organization_id,
+             target=Target(type=grant.resource_type, id=grant.resource_id),
+             metadata={"subject_type": "user", "subject_id": str(user_id), "permission": grant.permission,
+                       "resource_type": grant.resource_type, "resource_id": grant.resource_id})
+    return len(rows)

@@ -38,6 +38,7 @@ urlpatterns = [
     path("accounts/2fa/", include("apps.mfa.urls_pages")),
     path("orgs/", include("apps.orgs.urls_pages")),
     path("orgs/", include("apps.audit.urls_pages")),
+    path("orgs/", include("apps.rbac.urls_pages")),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

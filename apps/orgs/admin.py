@@ -1,12 +1,31 @@
 """Operators' view of tenants: organizations with member counts and their members inline."""
 
+from typing import Any
+
 from django.contrib import admin
-from django.db.models import Count, Q, QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import Count, F, Q, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 
 from apps.audit.services import AUDIT_SETTING_EVENTS, audit_settings_change_record
 from apps.orgs.models import Domain, Invitation, Membership, Organization, Team
+
+
+def _roles_of(organization_id: object) -> QuerySet:
+    """The roles an organization's members, teams and default role may hold: the system roles and its own
+    custom roles, never another tenant's."""
+    from apps.rbac.selectors import roles_for_organization
+
+    return roles_for_organization(organization_id=organization_id).order_by(
+        F("organization_id").asc(nulls_first=True), "name")
+
+
+def _role_field(db_field: Any, request: HttpRequest, kwargs: dict[str, Any]) -> None:
+    """Restrict a `role` / `default_role` choice to the roles of the organization being edited (set on the
+    request by get_form / get_formset: ModelAdmin instances are shared between requests)."""
+    if db_field.name in ("role", "default_role"):
+        kwargs["queryset"] = _roles_of(getattr(request, "_plinto_role_organization_id", None))
 
 
 class MembershipInline(admin.TabularInline):
@@ -19,6 +38,14 @@ class MembershipInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # members join through invitations, domains or the API: their rules live there
+
+    def get_formset(self, request: HttpRequest, obj: Organization | None = None, **kwargs: Any) -> Any:
+        request._plinto_role_organization_id = obj.pk if obj is not None else None  # type: ignore[attr-defined]
+        return super().get_formset(request, obj, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        _role_field(db_field, request, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
@@ -52,6 +79,15 @@ class OrganizationAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # deletion is soft, through the API, with its audit event
 
+    def get_form(self, request: HttpRequest, obj: Organization | None = None, change: bool = False,
+                 **kwargs: Any) -> Any:
+        request._plinto_role_organization_id = obj.pk if obj is not None else None  # type: ignore[attr-defined]
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        _role_field(db_field, request, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def save_model(self, request: HttpRequest, obj: Organization, form: ModelForm, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if change:  # audit_sink and audit_retention_days are staff-only: record who changed them
@@ -60,11 +96,35 @@ class OrganizationAdmin(admin.ModelAdmin):
                 for field in AUDIT_SETTING_EVENTS if field in form.changed_data})
 
 
+class TeamAdminForm(ModelForm):
+    def clean(self) -> dict[str, Any]:
+        """A new team's organization is only known once posted: its role must be one of that organization's."""
+        data = super().clean()
+        organization, role = data.get("organization") or self.instance_organization(), data.get("role")
+        if role is not None and organization is not None and role.organization_id not in (None, organization.pk):
+            self.add_error("role", ValidationError("Not a role of this organization.", code="unknown_role"))
+        return data
+
+    def instance_organization(self) -> Organization | None:
+        return self.instance.organization if self.instance.organization_id else None
+
+
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
+    form = TeamAdminForm
     list_display = ("name", "organization", "role", "created_at")
     search_fields = ("name", "organization__name", "organization__slug")
     list_select_related = ("organization",)
+
+    def get_form(self, request: HttpRequest, obj: Team | None = None, change: bool = False, **kwargs: Any) -> Any:
+        # a new team: no organization yet, so only the system roles are offered (the form checks any other)
+        organization_id = obj.organization_id if obj is not None else None
+        request._plinto_role_organization_id = organization_id  # type: ignore[attr-defined]
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        _role_field(db_field, request, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.register(Invitation)

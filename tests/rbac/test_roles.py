@@ -358,6 +358,13 @@ def _held_by_child_role(world: World, role: Role) -> None:
     Role.objects.create(organization=world.acme, name="child", parent=role)
 
 
+def _named_by_a_policy(world: World, role: Role) -> None:
+    response = world.client("owner").post(f"/api/v1/organizations/{world.acme.pk}/policies", {
+        "name": "Support reads", "effect": "allow", "actions": ["audit:read"], "subjects": [f"role:{role.name}"]},
+        format="json")
+    assert response.status_code == 201, response.content
+
+
 @pytest.mark.parametrize(("_case", "use", "key"), [
     ("member", _held_by_member, "members"),
     ("team", _held_by_team, "teams"),
@@ -365,6 +372,7 @@ def _held_by_child_role(world: World, role: Role) -> None:
     ("expired invitation", _held_by_expired_invitation, "invitations"),
     ("default role", _held_as_default_role, "default_role"),
     ("child role", _held_by_child_role, "child_roles"),
+    ("policy subject", _named_by_a_policy, "policies"),
 ])
 def test_a_role_in_use_is_not_deleted(world: World, _case: str, use, key: str) -> None:  # noqa: ANN001
     body = create_role(world, {"name": "support", "permissions": ["members:read"]})
@@ -533,3 +541,25 @@ def test_an_api_key_manages_roles_within_its_scopes_only(world: World) -> None:
     event = AuditEvent.objects.get(action="role.created", organization_id=world.acme.pk)
     assert event.actor_type == "api_key"
     assert key.get(world.roles_url(world.globex)).status_code == 404  # a key acts for its organization only
+
+
+def test_renaming_a_role_keeps_the_policies_that_name_it(world: World) -> None:
+    role = create_role(world, {"name": "support", "permissions": ["members:read"]})
+    owner = world.client("owner")
+    owner.patch(world.member_url("lead"), {"role": "support"}, format="json")
+    policy = owner.post(f"/api/v1/organizations/{world.acme.pk}/policies", {
+        "name": "Support audits", "effect": "allow", "actions": ["audit:read"], "subjects": ["role:support"]},
+        format="json").json()
+    lead = world.client("lead")
+    audit_url = f"/api/v1/organizations/{world.acme.pk}/audit-logs"
+    assert lead.get(audit_url).status_code == 200
+
+    assert owner.patch(f"/api/v1/roles/{role['id']}", {"name": "helpdesk"}, format="json").status_code == 200
+
+    assert owner.get(f"/api/v1/policies/{policy['id']}").json()["subjects"] == ["role:helpdesk"]
+    assert lead.get(audit_url).status_code == 200
+    create_role(world, {"name": "support", "permissions": ["members:read"]})  # the old name, reused
+    owner.patch(world.member_url("member"), {"role": "support"}, format="json")
+    assert world.client("member").get(audit_url).status_code == 403
+    renamed = AuditEvent.objects.filter(action="policy.updated", target_id=policy["id"]).get()
+    assert renamed.changes == {"subjects": [["role:support"], ["role:helpdesk"]]}

@@ -37,7 +37,7 @@ from apps.orgs.models import Invitation, InvitationStatus, Membership, Organizat
 from apps.orgs.roles import SystemRole, system_role_id
 from apps.rbac import catalog, selectors
 from apps.rbac.errors import PrivilegeEscalation, RoleInUse, RoleNameTaken, RoleNotFound, SystemRoleReadOnly
-from apps.rbac.models import Role, role_name_validator
+from apps.rbac.models import Policy, Role, role_name_validator
 from apps.rbac.roles import system_role_permissions
 from apps.rbac.services.decisions import Caller, RequestFacts, Resource, api_key_caller, decide, user_caller
 
@@ -139,7 +139,15 @@ def role_usage(*, role: Role) -> dict[str, int]:
         "invitations": Invitation.objects.filter(role=role, status__in=LIVE_INVITATION_STATUSES).count(),
         "default_role": Organization.objects.filter(default_role=role).count(),
         "child_roles": Role.objects.filter(parent=role).count(),
+        # A policy naming a deleted role would silently apply to a later role of the same name.
+        "policies": len(_policies_naming(role)),
     }
+
+
+def _policies_naming(role: Role) -> list[Policy]:
+    subject = f"role:{role.name.lower()}"
+    return [policy for policy in Policy.objects.filter(organization_id=role.organization_id).only("id", "subjects")
+            if subject in policy.subjects]
 
 
 # Validation ----------------------------------------------------------------------------------------
@@ -296,11 +304,27 @@ def role_update(*, role: Role, actor: Any, caller: Caller, data: dict[str, Any],
         return role
     for field, (_, value) in changes.items():
         setattr(role, field, value)
+    renamed_from = changes["name"][0] if "name" in changes else None
     _save(role, update_fields=[*changes, "updated_at"])
+    if renamed_from is not None:
+        _policies_follow_rename(role=role, old_name=renamed_from, actor=actor)
     if "parent" in changes:  # the audit trail names roles, as the API does
         changes["parent"] = [r.name if r else None for r in changes["parent"]]
     emit(action="role.updated", actor=actor, organization_id=organization.pk, target=role, changes=changes)
     return role
+
+
+def _policies_follow_rename(*, role: Role, old_name: str, actor: Any) -> None:
+    """Policies name roles (`role:<name>`): a renamed role keeps its policies, in the same transaction."""
+    old_subject, new_subject = f"role:{old_name.lower()}", f"role:{role.name.lower()}"
+    for policy in Policy.objects.select_for_update().filter(organization_id=role.organization_id):
+        if old_subject not in policy.subjects:
+            continue
+        before = list(policy.subjects)
+        policy.subjects = [new_subject if subject == old_subject else subject for subject in before]
+        policy.save(update_fields=["subjects", "updated_at"])
+        emit(action="policy.updated", actor=actor, organization_id=role.organization_id, target=policy,
+             changes={"subjects": [before, policy.subjects]})
 
 
 @transaction.atomic
@@ -327,6 +351,6 @@ def _describe(usage: dict[str, int]) -> str:
     labels = {"members": ("member", "members"), "teams": ("team", "teams"),
               "invitations": ("pending invitation", "pending invitations"),
               "default_role": ("organization default role", "organization default roles"),
-              "child_roles": ("child role", "child roles")}
+              "child_roles": ("child role", "child roles"), "policies": ("policy", "policies")}
     parts = [f"{n} {labels[key][0] if n == 1 else labels[key][1]}" for key, n in usage.items() if n]
     return ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]

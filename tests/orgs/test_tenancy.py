@@ -13,15 +13,18 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from apps.audit.models import AuditEvent
 from apps.orgs.models import Domain, Invitation, Membership, Organization, Team, TeamMembership
 from apps.orgs.roles import system_role_id
 from apps.orgs.services.organizations import member_add, organization_create
+from apps.rbac.models import ApiKey, Policy, Role, TeamObjectGrant, UserObjectGrant
 from tests.accounts.factories import UserFactory
 from tests.accounts.helpers import signed_in
 
 pytestmark = pytest.mark.django_db
 
-SCOPED = re.compile(r"^api/v1/(organizations/<|teams/<|invitations/<|domains/<)")
+SCOPED = re.compile(r"^api/v1/(organizations/<|teams/<|invitations/<|domains/<|roles/<|policies/<|api-keys/<|"
+                    r"audit-logs/<)")
 PUBLIC = ("api/v1/invitations/validate/", "api/v1/invitations/accept")
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 ANY_MEMBER_MAY = {("api/v1/organizations/<str:org_id>/leave", "post")}  # leaving is every member's right
@@ -66,7 +69,13 @@ def victim() -> dict:
         organization=org, email="new@victim.test", role_id=system_role_id("member"), invited_by=owner,
         token_hash=hashlib.sha256(b"t").hexdigest(), expires_at=timezone.now() + timedelta(days=7))
     domain = Domain.objects.create(organization=org, domain="victim.test", verification_token="x")
-    return {"org": org, "viewer": viewer, "team": team, "invitation": invitation, "domain": domain}
+    role = Role.objects.create(organization=org, name="auditor", permissions=["audit:read"])
+    policy = Policy.objects.create(organization=org, name="Office", effect="deny", actions=["org:delete"])
+    key = ApiKey.objects.create(organization=org, name="ci", prefix="victimkey001", secret_hash="0" * 64,
+                                scopes=["org:read"])
+    event = AuditEvent.objects.filter(organization_id=org.pk).first()
+    return {"org": org, "viewer": viewer, "team": team, "invitation": invitation, "domain": domain, "role": role,
+            "policy": policy, "key": key, "event": event}
 
 
 def _url(route: str, victim: dict) -> str:
@@ -83,6 +92,8 @@ def _url(route: str, victim: dict) -> str:
             return str(victim["viewer"].pk)
         if name == "team_id":
             return str(victim["team"].pk)
+        if name in ("role_id", "policy_id", "key_id", "event_id"):
+            return str(victim[name.removesuffix("_id")].pk)
         if name in ("invitation_id", "domain_id", "id", "pk"):
             return str(by_kind.get(kind, victim["invitation"].pk) if name in ("id", "pk") else
                        (victim["invitation"].pk if name == "invitation_id" else victim["domain"].pk))
@@ -93,7 +104,8 @@ def _url(route: str, victim: dict) -> str:
 
 def _snapshot() -> list:
     return [list(model.objects.order_by("pk").values()) for model in
-            (Organization, Membership, Team, TeamMembership, Invitation, Domain)]
+            (Organization, Membership, Team, TeamMembership, Invitation, Domain, Role, Policy, ApiKey,
+             UserObjectGrant, TeamObjectGrant)]
 
 
 def _call(client: APIClient, method: str, url: str):  # noqa: ANN201

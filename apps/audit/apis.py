@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,7 +13,7 @@ from apps.audit.selectors import EventFilters, chain_verify, event_get, event_li
 from apps.core.errors import PermissionDenied, ResourceNotFound, ValidationFailed
 from apps.core.pagination import limit_from
 from apps.orgs.selectors import organization_list_for_user
-from apps.rbac.access import org_access, request_api_key
+from apps.rbac.access import HasPermission, request_api_key
 
 
 class EventTypeListApi(APIView):
@@ -72,12 +73,14 @@ def _filters(data: dict) -> EventFilters:
 
 
 class AuditLogListApi(APIView):
+    permission_classes = [IsAuthenticated, HasPermission(GET=AUDIT_READ)]
+
     @extend_schema(parameters=[FilterSerializer], summary="An organization's audit trail, newest first "
                    "(needs audit:read)", responses={200: inline_serializer("AuditLogList", {
                        "results": AuditEventSerializer(many=True),
                        "next_cursor": serializers.CharField(allow_null=True)})})
     def get(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, AUDIT_READ)
+        membership = request.membership
         query = FilterSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         cursor = request.query_params.get("cursor")
@@ -91,8 +94,10 @@ class AuditLogListApi(APIView):
 
 
 class AuditLogDetailApi(APIView):
-    @extend_schema(responses={200: AuditEventSerializer}, summary="One event of an organization I may audit")
-    def get(self, request: Request, event_id: str) -> Response:
+    permission_classes = [IsAuthenticated, HasPermission(GET=AUDIT_READ)]
+    object: AuditEvent
+
+    def resolve_organization(self, request: Request, event_id: str) -> tuple[object, None]:
         key = request_api_key(request)
         mine = ([key.organization_id] if key else
                 [m.organization_id for m in organization_list_for_user(user=request.user)])
@@ -102,30 +107,37 @@ class AuditLogDetailApi(APIView):
             event = None
         if event is None:
             raise ResourceNotFound("No such event.")
-        try:  # the org's own rules (IP, MFA) apply too
-            org_access(request, event.organization_id, AUDIT_READ)
-        except PermissionDenied:  # an event of an organization I may not audit does not exist for me
-            raise ResourceNotFound("No such event.")
-        return Response(AuditEventSerializer(event).data)
+        self.object = event
+        return event.organization_id, None  # the org's own rules (IP, MFA) apply too
+
+    def access_error(self, exc: Exception) -> Exception | None:
+        # An event of an organization I may not audit does not exist for me.
+        return ResourceNotFound("No such event.") if isinstance(exc, PermissionDenied) else None
+
+    @extend_schema(responses={200: AuditEventSerializer}, summary="One event of an organization I may audit")
+    def get(self, request: Request, event_id: str) -> Response:
+        return Response(AuditEventSerializer(self.object).data)
 
 
 class AuditLogVerifyApi(APIView):
+    permission_classes = [IsAuthenticated, HasPermission(GET=AUDIT_READ)]
+
     @extend_schema(summary="Recompute the organization's hash chain", responses={200: inline_serializer(
         "AuditVerification", {"ok": serializers.BooleanField(), "events_checked": serializers.IntegerField(),
                               "first_broken_id": serializers.UUIDField(allow_null=True)})})
     def get(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, AUDIT_READ)
-        result = chain_verify(chain_key=str(membership.organization_id))
+        result = chain_verify(chain_key=str(request.membership.organization_id))
         return Response({"ok": result.ok, "events_checked": result.events_checked,
                          "first_broken_id": result.first_broken_id, "reason": result.reason or None})
 
 
 class AuditLogStatsApi(APIView):
+    permission_classes = [IsAuthenticated, HasPermission(GET=AUDIT_READ)]
+
     @extend_schema(parameters=[FilterSerializer], summary="Counts by action, outcome and day",
                    responses={200: inline_serializer("AuditStats", {"total": serializers.IntegerField()})})
     def get(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, AUDIT_READ)
         query = FilterSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(event_stats(organization_id=membership.organization_id,
+        return Response(event_stats(organization_id=request.membership.organization_id,
                                     filters=_filters(query.validated_data)))

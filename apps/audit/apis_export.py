@@ -14,6 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -21,7 +22,7 @@ from apps.audit.apis import FilterSerializer, _filters
 from apps.audit.exports import FORMATS, audit_log_export, export_response
 from apps.audit.perms import AUDIT_READ
 from apps.audit.selectors import event_list
-from apps.rbac.access import org_access
+from apps.rbac.access import HasPermission
 
 
 class AnyAcceptNegotiation(DefaultContentNegotiation):
@@ -34,6 +35,7 @@ class AnyAcceptNegotiation(DefaultContentNegotiation):
 
 class AuditLogExportApi(APIView):
     content_negotiation_class = AnyAcceptNegotiation
+    permission_classes = [IsAuthenticated, HasPermission(POST=AUDIT_READ)]
 
     class InputSerializer(serializers.Serializer):
         format = serializers.ChoiceField(choices=FORMATS)
@@ -56,7 +58,7 @@ class AuditLogExportApi(APIView):
         summary="Download the organization's audit trail, newest first (needs audit:read)",
     )
     def post(self, request: Request, org_id: str) -> StreamingHttpResponse:
-        membership = org_access(request, org_id, AUDIT_READ)
+        membership = request.membership
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         filters = payload.validated_data.get("filters") or {}

@@ -16,7 +16,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import BaseParser, JSONParser
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,7 +31,7 @@ from apps.orgs import perms
 from apps.orgs.errors import OrganizationNotFound
 from apps.orgs.models import Invitation, InvitationStatus, Membership
 from apps.orgs.services import invitations as services
-from apps.rbac.access import org_access
+from apps.rbac.access import HasPermission
 from apps.rbac.services.roles import role_assignable_check
 
 # --- output -------------------------------------------------------------------------------------
@@ -74,6 +74,8 @@ def membership_body(membership: Membership) -> dict[str, Any]:
 
 
 class InvitationListApi(APIView):
+    permission_classes = [IsAuthenticated, HasPermission(perms.INVITATIONS_MANAGE)]
+
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField(max_length=254)
         role = serializers.CharField(max_length=50)
@@ -90,18 +92,18 @@ class InvitationListApi(APIView):
                        "results": InvitationSerializer(many=True),
                        "next_cursor": serializers.CharField(allow_null=True)})})
     def get(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, perms.INVITATIONS_MANAGE)
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         invitations, next_cursor = cursor_page(
-            services.invitation_list(organization=membership.organization, status=filters.validated_data.get("status")),
+            services.invitation_list(organization=request.membership.organization,
+                                     status=filters.validated_data.get("status")),
             request, order=("created_at", "id"))
         return Response({"results": InvitationSerializer(invitations, many=True).data, "next_cursor": next_cursor})
 
     @extend_schema(request=InputSerializer, responses={201: InvitationSerializer},
                    summary="Invite an e-mail address (the link goes by e-mail only)")
     def post(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, perms.INVITATIONS_MANAGE)
+        membership = request.membership
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         role_assignable_check(caller_request=request, organization=membership.organization,
@@ -159,6 +161,7 @@ class InvitationRowSerializer(serializers.Serializer):
 
 class InvitationsBulkApi(APIView):
     parser_classes = [JSONParser, InvitationCsvParser]
+    permission_classes = [IsAuthenticated, HasPermission(perms.INVITATIONS_MANAGE)]
 
     class InputSerializer(serializers.Serializer):
         invitations = serializers.ListField(child=InvitationRowSerializer(), min_length=1,
@@ -176,7 +179,7 @@ class InvitationsBulkApi(APIView):
                                    "code": serializers.CharField(required=False),
                                    "invitation_id": serializers.UUIDField(required=False)}, many=True)})})
     def post(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, perms.INVITATIONS_MANAGE)
+        membership = request.membership
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
@@ -190,18 +193,22 @@ class InvitationsBulkApi(APIView):
 # --- one invitation, by id: resend, revoke ------------------------------------------------------
 
 
-def managed_invitation(request: Request, invitation_id: str) -> tuple[Invitation, Membership]:
-    """The invitation and the caller's membership of its organization, with `members:invite`.
-    Another tenant's invitation answers 404 like a missing one; a member without the permission, 403."""
-    invitation = services.invitation_get(invitation_id=invitation_id)
-    try:
-        membership = org_access(request, invitation.organization_id, perms.INVITATIONS_MANAGE)
-    except OrganizationNotFound:
-        raise services.InvitationNotFound("No such invitation.") from None
-    return invitation, membership
+class ManagedInvitationMixin:
+    # Routes keyed by an invitation, with `members:invite` in its organization. Another tenant's invitation
+    # answers 404 like a missing one; a member without the permission, 403. (No docstring: drf-spectacular would
+    # make it every operation's description.)
+    object: Invitation
+    permission_classes = [IsAuthenticated, HasPermission(perms.INVITATIONS_MANAGE)]
+
+    def resolve_organization(self, request: Request, invitation_id: str) -> tuple[object, None]:
+        self.object = services.invitation_get(invitation_id=invitation_id)
+        return self.object.organization_id, None
+
+    def access_error(self, exc: Exception) -> Exception | None:
+        return services.InvitationNotFound("No such invitation.") if isinstance(exc, OrganizationNotFound) else None
 
 
-class InvitationResendApi(APIView):
+class InvitationResendApi(ManagedInvitationMixin, APIView):
     class InputSerializer(serializers.Serializer):
         expires_in_days = serializers.IntegerField(min_value=services.MIN_EXPIRES_IN_DAYS,
                                                    max_value=services.MAX_EXPIRES_IN_DAYS,
@@ -210,18 +217,17 @@ class InvitationResendApi(APIView):
     @extend_schema(request=InputSerializer, responses={200: InvitationSerializer},
                    summary="E-mail a new link with a new expiry; the previous link stops working")
     def post(self, request: Request, invitation_id: str) -> Response:
-        invitation, membership = managed_invitation(request, invitation_id)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        invitation = services.invitation_resend(invitation=invitation, actor=membership, **payload.validated_data)
+        invitation = services.invitation_resend(invitation=self.object, actor=request.membership,
+                                                **payload.validated_data)
         return Response(InvitationSerializer(invitation).data)
 
 
-class InvitationDetailApi(APIView):
+class InvitationDetailApi(ManagedInvitationMixin, APIView):
     @extend_schema(responses={204: None}, summary="Revoke an invitation (its link stops working)")
     def delete(self, request: Request, invitation_id: str) -> Response:
-        invitation, _ = managed_invitation(request, invitation_id)
-        services.invitation_revoke(invitation=invitation, actor=request.user)
+        services.invitation_revoke(invitation=self.object, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,13 +1,16 @@
 """REST interface of teams and domains (API.md "Organizations": Teams, Domains). Thin: HTTP ↔ services.
 
 Access: the object's organization must be one of mine (else 404, existence not leaked), then the
-organization's rules and my role's permission (else 403 naming it), all through `org_access`.
+organization's rules and my role's permission (else 403 naming it), declared per method with
+`HasPermission`; routes keyed by a team or a domain resolve it first (`resolve_organization`, kept on
+`self.object`). The team list shows a member without `teams:read` the teams their grants name.
 """
 
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,7 +20,7 @@ from apps.orgs import perms
 from apps.orgs.models import Domain, Team
 from apps.orgs.services import domains as domain_services
 from apps.orgs.services import teams as team_services
-from apps.rbac.access import org_access, request_api_key
+from apps.rbac.access import HasPermission, ListPermission, request_api_key, visible
 from apps.rbac.services.decisions import Resource
 from apps.rbac.services.roles import role_assignable_check
 
@@ -42,6 +45,25 @@ def _domain(request: Request, domain_id: str) -> Domain:
     if key is not None:
         return domain_services.domain_get_in_organization(domain_id=domain_id, organization_id=key.organization_id)
     return domain_services.domain_get_for_user(domain_id=domain_id, user=request.user)
+
+
+class TeamObjectMixin:
+    # Routes keyed by a team: the team (404 unless in one of my organizations), a grant on it counts. (No
+    # docstring: drf-spectacular would make it every operation's description.)
+    object: Team
+
+    def resolve_organization(self, request: Request, team_id: str, **kwargs: str) -> tuple[object, Resource]:
+        self.object = _team(request, team_id)
+        return self.object.organization_id, _team_resource(self.object)
+
+
+class DomainObjectMixin:
+    object: Domain
+
+    def resolve_organization(self, request: Request, domain_id: str, **kwargs: str) -> tuple[object, None]:
+        self.object = _domain(request, domain_id)
+        return self.object.organization_id, None
+
 
 class TeamSerializer(serializers.Serializer):
     id = serializers.UUIDField()
@@ -83,17 +105,22 @@ def _team_body(team: Team) -> dict:
 
 
 class TeamListApi(APIView):
+    permission_classes = [IsAuthenticated, HasPermission(GET=ListPermission(perms.TEAMS_READ, "team"),
+                                                         POST=perms.TEAMS_MANAGE)]
+
     @extend_schema(responses={200: _page_schema("TeamList", TeamSerializer(many=True))},
-                   summary="Teams of an organization")
+                   summary="Teams of an organization",
+                   description="With `teams:read`, every team; without it, the teams on which object grants give "
+                               "you `teams:read` (403 when there are none).")
     def get(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, perms.TEAMS_READ)
-        teams, next_cursor = cursor_page(team_services.team_list(organization=membership.organization), request,
-                                         order=("created_at", "id"))
+        teams = visible(request, team_services.team_list(organization=request.membership.organization),
+                        perms.TEAMS_READ, "team")
+        teams, next_cursor = cursor_page(teams, request, order=("created_at", "id"))
         return Response({"results": TeamSerializer(teams, many=True).data, "next_cursor": next_cursor})
 
     @extend_schema(request=TeamInputSerializer, responses={201: TeamSerializer}, summary="Create a team")
     def post(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, perms.TEAMS_MANAGE)
+        membership = request.membership
         payload = TeamInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
@@ -104,18 +131,18 @@ class TeamListApi(APIView):
         return Response(_team_body(team), status=status.HTTP_201_CREATED)
 
 
-class TeamDetailApi(APIView):
+class TeamDetailApi(TeamObjectMixin, APIView):
+    permission_classes = [IsAuthenticated, HasPermission(GET=perms.TEAMS_READ, PATCH=perms.TEAMS_MANAGE,
+                                                         DELETE=perms.TEAMS_MANAGE)]
+
     @extend_schema(responses={200: TeamSerializer}, summary="One team of one of my organizations")
     def get(self, request: Request, team_id: str) -> Response:
-        team = _team(request, team_id)
-        org_access(request, team.organization_id, perms.TEAMS_READ, resource=_team_resource(team))
-        return Response(_team_body(team))
+        return Response(_team_body(self.object))
 
     @extend_schema(request=TeamInputSerializer(partial=True), responses={200: TeamSerializer},
                    summary="Rename a team, change its description or role")
     def patch(self, request: Request, team_id: str) -> Response:
-        team = _team(request, team_id)
-        org_access(request, team.organization_id, perms.TEAMS_MANAGE, resource=_team_resource(team))
+        team = self.object
         payload = TeamInputSerializer(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
         role_assignable_check(caller_request=request, organization=team.organization,
@@ -125,29 +152,28 @@ class TeamDetailApi(APIView):
 
     @extend_schema(responses={204: None}, summary="Delete a team (its members stay in the organization)")
     def delete(self, request: Request, team_id: str) -> Response:
-        team = _team(request, team_id)
-        org_access(request, team.organization_id, perms.TEAMS_MANAGE, resource=_team_resource(team))
-        team_services.team_delete(team=team, actor=request.user)
+        team_services.team_delete(team=self.object, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TeamMemberListApi(APIView):
+class TeamMemberListApi(TeamObjectMixin, APIView):
+    permission_classes = [IsAuthenticated, HasPermission(GET=perms.TEAMS_READ)]
+
     @extend_schema(responses={200: _page_schema("TeamMemberList", TeamMemberSerializer(many=True))},
                    summary="Members of a team")
     def get(self, request: Request, team_id: str) -> Response:
-        team = _team(request, team_id)
-        org_access(request, team.organization_id, perms.TEAMS_READ, resource=_team_resource(team))
-        rows, next_cursor = cursor_page(team_services.team_member_list(team=team), request,
+        rows, next_cursor = cursor_page(team_services.team_member_list(team=self.object), request,
                                         order=("created_at", "id"))
         return Response({"results": TeamMemberSerializer(rows, many=True).data, "next_cursor": next_cursor})
 
 
-class TeamMemberApi(APIView):
+class TeamMemberApi(TeamObjectMixin, APIView):
+    permission_classes = [IsAuthenticated, HasPermission(PUT=perms.TEAMS_MANAGE, DELETE=perms.TEAMS_MANAGE)]
+
     @extend_schema(request=None, responses={200: TeamMemberSerializer, 201: TeamMemberSerializer},
                    summary="Put a member of the organization in the team (201 added, 200 already there)")
     def put(self, request: Request, team_id: str, user_id: str) -> Response:
-        team = _team(request, team_id)
-        org_access(request, team.organization_id, perms.TEAMS_MANAGE, resource=_team_resource(team))
+        team = self.object
         if team.role_id:  # joining the team hands its role to the member
             role_assignable_check(caller_request=request, organization=team.organization, role_name=team.role.name)
         row, created = team_services.team_member_add(team=team, user_id=user_id, actor=request.user)
@@ -156,9 +182,7 @@ class TeamMemberApi(APIView):
 
     @extend_schema(responses={204: None}, summary="Take a member out of the team")
     def delete(self, request: Request, team_id: str, user_id: str) -> Response:
-        team = _team(request, team_id)
-        org_access(request, team.organization_id, perms.TEAMS_MANAGE, resource=_team_resource(team))
-        team_services.team_member_remove(team=team, user_id=user_id, actor=request.user)
+        team_services.team_member_remove(team=self.object, user_id=user_id, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -188,6 +212,8 @@ class DomainSerializer(serializers.Serializer):
 
 
 class DomainListApi(APIView):
+    permission_classes = [IsAuthenticated, HasPermission(GET=perms.ORG_READ, POST=perms.DOMAINS_MANAGE)]
+
     class InputSerializer(serializers.Serializer):
         domain = serializers.CharField(max_length=300, help_text="A bare domain name, e.g. example.com.")
         auto_join = serializers.BooleanField(required=False, default=False)
@@ -195,58 +221,53 @@ class DomainListApi(APIView):
     @extend_schema(responses={200: _page_schema("DomainList", DomainSerializer(many=True))},
                    summary="Domains of an organization")
     def get(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, perms.ORG_READ)
-        domains, next_cursor = cursor_page(domain_services.domain_list(organization=membership.organization),
+        domains, next_cursor = cursor_page(domain_services.domain_list(organization=request.membership.organization),
                                            request, order=("created_at", "id"))
         return Response({"results": DomainSerializer(domains, many=True).data, "next_cursor": next_cursor})
 
     @extend_schema(request=InputSerializer, responses={201: DomainSerializer},
                    summary="Claim a domain; publish the returned TXT record, then verify")
     def post(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, perms.DOMAINS_MANAGE)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        domain = domain_services.domain_add(organization=membership.organization, actor=request.user,
+        domain = domain_services.domain_add(organization=request.membership.organization, actor=request.user,
                                             **payload.validated_data)
         return Response(DomainSerializer(domain).data, status=status.HTTP_201_CREATED)
 
 
-class DomainDetailApi(APIView):
+class DomainDetailApi(DomainObjectMixin, APIView):
+    permission_classes = [IsAuthenticated, HasPermission(GET=perms.ORG_READ, PATCH=perms.DOMAINS_MANAGE,
+                                                         DELETE=perms.DOMAINS_MANAGE)]
+
     class InputSerializer(serializers.Serializer):
         auto_join = serializers.BooleanField()
 
     @extend_schema(responses={200: DomainSerializer}, summary="One domain of one of my organizations")
     def get(self, request: Request, domain_id: str) -> Response:
-        domain = _domain(request, domain_id)
-        org_access(request, domain.organization_id, perms.ORG_READ)
-        return Response(DomainSerializer(domain).data)
+        return Response(DomainSerializer(self.object).data)
 
     @extend_schema(request=InputSerializer, responses={200: DomainSerializer},
                    summary="Turn auto-join on or off (it acts once the domain is verified)")
     def patch(self, request: Request, domain_id: str) -> Response:
-        domain = _domain(request, domain_id)
-        org_access(request, domain.organization_id, perms.DOMAINS_MANAGE)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        domain = domain_services.domain_update(domain=domain, actor=request.user, **payload.validated_data)
+        domain = domain_services.domain_update(domain=self.object, actor=request.user, **payload.validated_data)
         return Response(DomainSerializer(domain).data)
 
     @extend_schema(responses={204: None}, summary="Remove a domain (members who joined through it stay)")
     def delete(self, request: Request, domain_id: str) -> Response:
-        domain = _domain(request, domain_id)
-        org_access(request, domain.organization_id, perms.DOMAINS_MANAGE)
-        domain_services.domain_remove(domain=domain, actor=request.user)
+        domain_services.domain_remove(domain=self.object, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class DomainVerifyApi(APIView):
+class DomainVerifyApi(DomainObjectMixin, APIView):
+    permission_classes = [IsAuthenticated, HasPermission(POST=perms.DOMAINS_MANAGE)]
+
     @extend_schema(request=None, responses={200: DomainSerializer},
                    summary="Look up the domain's TXT record now; verified when it is found",
                    description="400 `verification_failed` when the record is not (yet) published; 409 "
                                "`domain_taken` when another organization verified the domain; 503 "
                                "`dns_unavailable` when DNS did not answer.")
     def post(self, request: Request, domain_id: str) -> Response:
-        domain = _domain(request, domain_id)
-        org_access(request, domain.organization_id, perms.DOMAINS_MANAGE)
-        domain = domain_services.domain_verify(domain=domain, actor=request.user)
+        domain = domain_services.domain_verify(domain=self.object, actor=request.user)
         return Response(DomainSerializer(domain).data)

@@ -1,7 +1,8 @@
 """REST interface of API keys (API.md "Access control": API keys). Thin: HTTP ↔ services.
 
 Access: the key's organization must be one of mine (or the calling key's own), else 404; `apikeys:read` to
-list and read, `apikeys:manage` to create, change, rotate and revoke (403 naming it), through `org_access`.
+list and read, `apikeys:manage` to create, change, rotate and revoke (403 naming it), declared per method with
+`HasPermission` (apps.rbac.access).
 Creating and rotating hand out a secret: they need a person (403 `user_required` for an API key) who signed
 in within the last 10 minutes (403 `reauthentication_required`). The secret (`key`) appears in the answer
 to create and rotate only.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,7 +20,7 @@ from rest_framework.views import APIView
 from apps.accounts.apis import require_recent_authentication
 from apps.core.pagination import cursor_page
 from apps.rbac import perms
-from apps.rbac.access import org_access, request_api_key, request_facts
+from apps.rbac.access import HasPermission, request_api_key, request_facts
 from apps.rbac.errors import UserRequired
 from apps.rbac.models import ApiKey
 from apps.rbac.services import apikeys as services
@@ -66,17 +68,25 @@ def _refuse_api_keys(request: Request) -> None:
         raise UserRequired("API keys cannot create, change or rotate API keys; a signed-in member must.")
 
 
-def _key_of_caller(request: Request, key_id: str) -> ApiKey:
-    return services.apikey_get_for_caller(key_id=key_id, user=request.user, api_key=request_api_key(request))
+class KeyObjectMixin:
+    # Routes keyed by an API key: the key, if its organization is one of mine (or the calling key's own). No
+    # docstring: drf-spectacular would make it every operation's description.
+    object: ApiKey
+
+    def resolve_organization(self, request: Request, key_id: str) -> tuple[object, None]:
+        self.object = services.apikey_get_for_caller(key_id=key_id, user=request.user,
+                                                     api_key=request_api_key(request))
+        return self.object.organization_id, None
 
 
 class ApiKeyListApi(APIView):
+    permission_classes = [IsAuthenticated, HasPermission(GET=perms.APIKEYS_READ, POST=perms.APIKEYS_MANAGE)]
+
     @extend_schema(summary="API keys of an organization (revoked ones too, with revoked_at; never a secret)",
                    responses={200: inline_serializer("ApiKeyList", {
                        "results": ApiKeySerializer(many=True), "next_cursor": serializers.CharField(allow_null=True)})})
     def get(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, perms.APIKEYS_READ)
-        rows, next_cursor = cursor_page(services.apikey_list(organization=membership.organization), request,
+        rows, next_cursor = cursor_page(services.apikey_list(organization=request.membership.organization), request,
                                         order=("created_at", "id"))
         return Response({"results": ApiKeySerializer(rows, many=True).data, "next_cursor": next_cursor})
 
@@ -87,47 +97,45 @@ class ApiKeyListApi(APIView):
                                "`user_required` for an API key; 400 `unknown_permission` for a scope outside "
                                "the catalog.")
     def post(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, perms.APIKEYS_MANAGE)
         _refuse_api_keys(request)
         require_recent_authentication(request)
         payload = ApiKeyInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        key, plaintext = services.apikey_create(organization=membership.organization, actor=request.user,
+        key, plaintext = services.apikey_create(organization=request.membership.organization, actor=request.user,
                                                 facts=request_facts(request), **payload.validated_data)
         return _with_secret(key, plaintext, status.HTTP_201_CREATED)
 
 
-class ApiKeyDetailApi(APIView):
+class ApiKeyDetailApi(KeyObjectMixin, APIView):
+    permission_classes = [IsAuthenticated, HasPermission(GET=perms.APIKEYS_READ, PATCH=perms.APIKEYS_MANAGE,
+                                                         DELETE=perms.APIKEYS_MANAGE)]
+
     @extend_schema(responses={200: ApiKeySerializer}, summary="One API key (never its secret)")
     def get(self, request: Request, key_id: str) -> Response:
-        key = _key_of_caller(request, key_id)
-        org_access(request, key.organization_id, perms.APIKEYS_READ)
-        return Response(ApiKeySerializer(key).data)
+        return Response(ApiKeySerializer(self.object).data)
 
     @extend_schema(request=ApiKeyInputSerializer(partial=True), responses={200: ApiKeySerializer},
                    summary="Change a key's name, scopes, expiry or networks (only the fields sent)",
                    description="Scopes added must be held by you (403 `privilege_escalation`). 409 "
                                "`api_key_revoked` for a revoked key.")
     def patch(self, request: Request, key_id: str) -> Response:
-        key = _key_of_caller(request, key_id)
-        org_access(request, key.organization_id, perms.APIKEYS_MANAGE)
         _refuse_api_keys(request)
         payload = ApiKeyInputSerializer(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
-        key = services.apikey_update(key=key, actor=request.user, data=payload.validated_data,
+        key = services.apikey_update(key=self.object, actor=request.user, data=payload.validated_data,
                                      facts=request_facts(request))
         return Response(ApiKeySerializer(key).data)
 
     @extend_schema(responses={204: None}, summary="Revoke a key: it stops working at once (the row stays for the "
                                                   "audit trail)")
     def delete(self, request: Request, key_id: str) -> Response:
-        key = _key_of_caller(request, key_id)
-        org_access(request, key.organization_id, perms.APIKEYS_MANAGE)
-        services.apikey_revoke(key=key, actor=request.user)
+        services.apikey_revoke(key=self.object, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ApiKeyRotateApi(APIView):
+class ApiKeyRotateApi(KeyObjectMixin, APIView):
+    permission_classes = [IsAuthenticated, HasPermission(POST=perms.APIKEYS_MANAGE)]
+
     class InputSerializer(serializers.Serializer):
         overlap_seconds = serializers.IntegerField(
             min_value=0, max_value=services.MAX_OVERLAP_SECONDS, default=services.DEFAULT_OVERLAP_SECONDS,
@@ -139,12 +147,10 @@ class ApiKeyRotateApi(APIView):
                                "within 10 minutes (403 `reauthentication_required`) and be a person (403 "
                                "`user_required`). Rotating again within an overlap ends the older secret at once.")
     def post(self, request: Request, key_id: str) -> Response:
-        key = _key_of_caller(request, key_id)
-        org_access(request, key.organization_id, perms.APIKEYS_MANAGE)
         _refuse_api_keys(request)
         require_recent_authentication(request)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        key, plaintext = services.apikey_rotate(key=key, actor=request.user, facts=request_facts(request),
+        key, plaintext = services.apikey_rotate(key=self.object, actor=request.user, facts=request_facts(request),
                                                 **payload.validated_data)
         return _with_secret(key, plaintext, status.HTTP_200_OK)

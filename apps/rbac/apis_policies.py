@@ -1,20 +1,22 @@
 """REST interface of policies (API.md "Access control": Policies). Thin: HTTP ↔ services.
 
 Access: the policy's organization must be one of mine (or the API key's own), else 404; then
-`policies:read` to read and evaluate, `policies:manage` to write, through `org_access` (403 naming it).
+`policies:read` to read and evaluate, `policies:manage` to write (403 naming it), declared per method with
+`HasPermission` (apps.rbac.access).
 """
 
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.pagination import cursor_page
 from apps.rbac import perms
-from apps.rbac.access import org_access, request_api_key, request_facts
+from apps.rbac.access import HasPermission, request_api_key, request_facts
 from apps.rbac.models import Policy, PolicyEffect
 from apps.rbac.services import policies as services
 from apps.rbac.services.roles import request_caller
@@ -65,11 +67,12 @@ def _page_schema(name: str, item: serializers.Serializer) -> serializers.Seriali
 
 
 class PolicyListApi(APIView):
+    permission_classes = [IsAuthenticated, HasPermission(GET=perms.POLICIES_READ, POST=perms.POLICIES_MANAGE)]
+
     @extend_schema(responses={200: _page_schema("PolicyList", PolicySerializer(many=True))},
                    summary="Policies of an organization")
     def get(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, perms.POLICIES_READ)
-        rows, next_cursor = cursor_page(services.policy_list(organization=membership.organization), request,
+        rows, next_cursor = cursor_page(services.policy_list(organization=request.membership.organization), request,
                                         order=("created_at", "id"))
         return Response({"results": PolicySerializer(rows, many=True).data, "next_cursor": next_cursor})
 
@@ -78,32 +81,33 @@ class PolicyListApi(APIView):
                                "409 `policy_name_taken` when the organization has a policy of that name; 403 "
                                "`privilege_escalation` when an allow policy covers a permission you do not hold.")
     def post(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, perms.POLICIES_MANAGE)
         payload = PolicyInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        organization = membership.organization
+        organization = request.membership.organization
         policy = services.policy_create(organization=organization, actor=request.user,
                                         caller=request_caller(request, organization), facts=request_facts(request),
                                         **payload.validated_data)
         return Response(PolicySerializer(policy).data, status=status.HTTP_201_CREATED)
 
 
-def _policy_of_caller(request: Request, policy_id: str) -> Policy:
-    return services.policy_get_for_caller(policy_id=policy_id, user=request.user, api_key=request_api_key(request))
-
-
 class PolicyDetailApi(APIView):
+    permission_classes = [IsAuthenticated, HasPermission(GET=perms.POLICIES_READ, PATCH=perms.POLICIES_MANAGE,
+                                                         DELETE=perms.POLICIES_MANAGE)]
+    object: Policy
+
+    def resolve_organization(self, request: Request, policy_id: str) -> tuple[object, None]:
+        self.object = services.policy_get_for_caller(policy_id=policy_id, user=request.user,
+                                                     api_key=request_api_key(request))
+        return self.object.organization_id, None
+
     @extend_schema(responses={200: PolicySerializer}, summary="One policy of one of my organizations")
     def get(self, request: Request, policy_id: str) -> Response:
-        policy = _policy_of_caller(request, policy_id)
-        org_access(request, policy.organization_id, perms.POLICIES_READ)
-        return Response(PolicySerializer(policy).data)
+        return Response(PolicySerializer(self.object).data)
 
     @extend_schema(request=PolicyInputSerializer(partial=True), responses={200: PolicySerializer},
                    summary="Change a policy (only the fields sent)")
     def patch(self, request: Request, policy_id: str) -> Response:
-        policy = _policy_of_caller(request, policy_id)
-        org_access(request, policy.organization_id, perms.POLICIES_MANAGE)
+        policy = self.object
         payload = PolicyInputSerializer(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
         policy = services.policy_update(policy=policy, actor=request.user, data=payload.validated_data,
@@ -113,9 +117,7 @@ class PolicyDetailApi(APIView):
 
     @extend_schema(responses={204: None}, summary="Delete a policy")
     def delete(self, request: Request, policy_id: str) -> Response:
-        policy = _policy_of_caller(request, policy_id)
-        org_access(request, policy.organization_id, perms.POLICIES_MANAGE)
-        services.policy_delete(policy=policy, actor=request.user)
+        services.policy_delete(policy=self.object, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -140,6 +142,16 @@ class EvaluationContextSerializer(serializers.Serializer):
 
 
 class PolicyEvaluateApi(APIView):
+    # The organization is named in the body: the body is validated first (400 before 404 / 403, as ever).
+    permission_classes = [IsAuthenticated, HasPermission(POST=perms.POLICIES_READ)]
+    payload: dict
+
+    def resolve_organization(self, request: Request) -> tuple[object, None]:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        self.payload = payload.validated_data
+        return self.payload["organization_id"], None
+
     class InputSerializer(serializers.Serializer):
         organization_id = serializers.CharField(max_length=100)
         permission = serializers.CharField(max_length=100)
@@ -161,11 +173,8 @@ class PolicyEvaluateApi(APIView):
                                "or a live API key of that organization (404 otherwise). An unknown permission or "
                                "resource type answers 400.")
     def post(self, request: Request) -> Response:
-        payload = self.InputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        data = payload.validated_data
-        membership = org_access(request, data["organization_id"], perms.POLICIES_READ)
-        caller = services.evaluation_subject(organization=membership.organization, subject=data.get("subject"),
+        data = self.payload
+        caller = services.evaluation_subject(organization=request.membership.organization, subject=data.get("subject"),
                                              user=request.user, api_key=request_api_key(request))
         facts = services.evaluation_facts(defaults=request_facts(request), context=data.get("context"))
         decision = services.policy_evaluate(caller=caller, permission=data["permission"],

@@ -1,9 +1,9 @@
 """REST interface of the permission catalog, roles and object grants (API.md "Access control"). Thin.
 
 Access: the organization must be one of mine (else 404, existence not leaked: another tenant's role
-answers 404 like a missing one), then its rules and my permission (else 403 naming it), all through
-`org_access`. System roles belong to no organization: any signed-in caller may read one by id, nobody
-may change it (403 `system_role_read_only`).
+answers 404 like a missing one), then its rules and my permission (else 403 naming it), declared per
+method with `HasPermission` (apps.rbac.access). System roles belong to no organization: any signed-in
+caller may read one by id, nobody may change it (403 `system_role_read_only`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,7 +25,7 @@ from apps.core.errors import ValidationFailed
 from apps.core.pagination import cursor_page, limit_from
 from apps.orgs.errors import OrganizationNotFound
 from apps.rbac import catalog
-from apps.rbac.access import org_access, request_facts
+from apps.rbac.access import NO_ORGANIZATION, HasPermission, request_facts
 from apps.rbac.errors import RoleNotFound, SystemRoleReadOnly
 from apps.rbac.models import Role
 from apps.rbac.perms import GRANTS_MANAGE, ROLES_MANAGE, ROLES_READ
@@ -86,15 +87,6 @@ def _org_role_body(role: Role) -> dict[str, Any]:
                       member_count=role_services.role_member_count(role=role, organization_id=role.organization_id))
 
 
-def _custom_role(request: Request, role: Role, permission: str) -> Any:
-    """The caller's access to a custom role's organization (a grant on this role counts); 404 (role not
-    found) for strangers."""
-    try:
-        return org_access(request, role.organization_id, permission, resource=Resource("role", str(role.pk)))
-    except OrganizationNotFound:
-        raise RoleNotFound("No such role.") from None
-
-
 class RoleInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=50, help_text="2–50 of a-z, 0-9, '-', '_'; not a system role's name.")
     description = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
@@ -105,11 +97,12 @@ class RoleInputSerializer(serializers.Serializer):
 
 
 class RoleListApi(APIView):
+    permission_classes = [IsAuthenticated, HasPermission(GET=ROLES_READ, POST=ROLES_MANAGE)]
+
     @extend_schema(responses={200: _page_schema("RoleList", RoleSerializer(many=True))},
                    summary="The system roles and the organization's custom roles")
     def get(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, ROLES_READ)
-        organization = membership.organization
+        organization = request.membership.organization
         roles, next_cursor = cursor_page(role_services.role_list(organization=organization), request,
                                          order=("created_at", "id"))
         by_id = role_services.role_roles_by_id(organization_id=organization.pk)
@@ -120,10 +113,9 @@ class RoleListApi(APIView):
                    description="409 `role_name_taken`; 403 `privilege_escalation` when the role (with what it "
                                "inherits) would hold a permission you do not.")
     def post(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, ROLES_MANAGE)
         payload = RoleInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        organization = membership.organization
+        organization = request.membership.organization
         role = role_services.role_create(organization=organization, actor=request.user,
                                          caller=role_services.request_caller(request, organization),
                                          facts=request_facts(request), **payload.validated_data)
@@ -131,13 +123,30 @@ class RoleListApi(APIView):
 
 
 class RoleDetailApi(APIView):
+    permission_classes = [IsAuthenticated, HasPermission(GET=ROLES_READ, PATCH=ROLES_MANAGE, DELETE=ROLES_MANAGE)]
+    object: Role
+
+    def resolve_organization(self, request: Request, role_id: str) -> tuple[object, Resource | None]:
+        """A custom role is its organization's (a grant on this role counts); a system role is nobody's: anyone
+        signed in reads it, nobody changes it."""
+        self.object = role = role_services.role_get(role_id=role_id)
+        if role.is_system:
+            if request.method == "PATCH":
+                raise SystemRoleReadOnly("System roles cannot be changed; create a custom role instead.")
+            if request.method == "DELETE":
+                raise SystemRoleReadOnly("System roles cannot be deleted.")
+            return NO_ORGANIZATION, None
+        return role.organization_id, Resource("role", str(role.pk))
+
+    def access_error(self, exc: Exception) -> Exception | None:
+        return RoleNotFound("No such role.") if isinstance(exc, OrganizationNotFound) else None
+
     @extend_schema(responses={200: RoleSerializer}, summary="One role: a system role, or a custom role of one of "
                    "my organizations")
     def get(self, request: Request, role_id: str) -> Response:
-        role = role_services.role_get(role_id=role_id)
+        role = self.object
         if role.is_system:
             return Response(_role_body(role, by_id=None, member_count=None))
-        _custom_role(request, role, ROLES_READ)
         return Response(_org_role_body(role))
 
     @extend_schema(request=RoleInputSerializer(partial=True), responses={200: RoleSerializer},
@@ -145,10 +154,7 @@ class RoleDetailApi(APIView):
                    description="Holders keep the role through a rename. 403 `system_role_read_only` for a system "
                                "role; 403 `privilege_escalation` as for creation.")
     def patch(self, request: Request, role_id: str) -> Response:
-        role = role_services.role_get(role_id=role_id)
-        if role.is_system:
-            raise SystemRoleReadOnly("System roles cannot be changed; create a custom role instead.")
-        membership = _custom_role(request, role, ROLES_MANAGE)
+        role, membership = self.object, request.membership
         payload = RoleInputSerializer(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
         role = role_services.role_update(role=role, actor=request.user,
@@ -160,11 +166,7 @@ class RoleDetailApi(APIView):
                    description="409 `role_in_use` (with `usage` counts) while members, teams, pending invitations, "
                                "the default role or child roles use it.")
     def delete(self, request: Request, role_id: str) -> Response:
-        role = role_services.role_get(role_id=role_id)
-        if role.is_system:
-            raise SystemRoleReadOnly("System roles cannot be deleted.")
-        _custom_role(request, role, ROLES_MANAGE)
-        role_services.role_delete(role=role, actor=request.user)
+        role_services.role_delete(role=self.object, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -222,6 +224,8 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, str, int]:
 
 
 class GrantListApi(APIView):
+    permission_classes = [IsAuthenticated, HasPermission(GRANTS_MANAGE)]
+
     class FilterSerializer(serializers.Serializer):
         resource_type = serializers.CharField(max_length=50, required=False)
         resource_id = serializers.CharField(max_length=64, required=False)
@@ -232,7 +236,7 @@ class GrantListApi(APIView):
                    responses={200: _page_schema("GrantList", GrantSerializer(many=True))},
                    summary="Object grants of the organization (needs grants:manage)")
     def get(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, GRANTS_MANAGE)
+        membership = request.membership
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         limit = limit_from(request)
@@ -247,10 +251,9 @@ class GrantListApi(APIView):
                    description="404 when the object, the member or the team is not in this organization; "
                                "403 `privilege_escalation` when you may not use that permission on the object.")
     def post(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, GRANTS_MANAGE)
         payload = GrantInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        organization = membership.organization
+        organization = request.membership.organization
         grant, created = grant_services.grant_create(
             organization=organization, actor=request.user, caller=role_services.request_caller(request, organization),
             facts=request_facts(request), **_grant_args(payload.validated_data))
@@ -261,9 +264,8 @@ class GrantListApi(APIView):
                    description="The JSON body names the grant as for creation: `{subject: {type, id}, permission, "
                                "resource: {type, id}}`. 404 when this organization has no such grant.")
     def delete(self, request: Request, org_id: str) -> Response:
-        membership = org_access(request, org_id, GRANTS_MANAGE)
         payload = GrantInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        grant_services.grant_delete(organization=membership.organization, actor=request.user,
+        grant_services.grant_delete(organization=request.membership.organization, actor=request.user,
                                     **_grant_args(payload.validated_data))
         return Response(status=status.HTTP_204_NO_CONTENT)

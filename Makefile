@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint check-migrations schema check-deploy worker lock clean bench-auth bench-audit
+.PHONY: run test install lint check-migrations schema check-deploy worker lock clean bench-auth bench-audit bench-rbac
 
 $(STAMP): requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -70,6 +70,10 @@ bench-auth: $(STAMP)
 ## Audit trail at scale (1M events in PostgreSQL; by hand, never in CI; KEEP=1 keeps the database): docs/benchmarks.md.
 bench-audit: $(STAMP)
 	bash bench/run_audit.sh
+
+## Access-control decisions at scale (200 policies, 10k grants; by hand, never in CI; KEEP=1 keeps the database): docs/benchmarks.md.
+bench-rbac: $(STAMP)
+	bash bench/run_rbac.sh
 
 worker: $(STAMP)
 	DJANGO_SETTINGS_MODULE=plinto.settings.local $(VENV)/bin/celery -A plinto worker -B --loglevel INFO

@@ -15,20 +15,16 @@ transactions (`after_request`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from contextvars import ContextVar
 from functools import partial
 from typing import Any
 
-from django.core.signals import request_finished
-from django.db import transaction
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
 from apps.audit.models import ActorType
 from apps.audit.services import Actor
-from apps.core.context import RequestContext, bind_context, current_context, unbind_context
+from apps.core.deferred import after_request
 from apps.core.http import client_ip
 from apps.rbac.errors import InvalidApiKey, UserRequired
 from apps.rbac.models import ApiKey
@@ -95,40 +91,6 @@ class ApiKeyPrincipal:
 
     def __repr__(self) -> str:
         return f"<ApiKeyPrincipal {self.api_key.pk}>"
-
-
-# Work that must outlive the request's transaction ----------------------------------------------------
-
-_pending: ContextVar[tuple[tuple[Callable[[], Any], RequestContext | None], ...]] = ContextVar(
-    "plinto_rbac_after_request", default=())
-
-
-def after_request(fn: Callable[[], Any]) -> None:
-    """Run `fn` in its own transaction: now if no transaction is open, else once the response is finished
-    (request_finished), after the request's transaction committed or rolled back. The request context
-    (ip, request id) is kept for the audit event."""
-    if not transaction.get_connection().in_atomic_block:
-        fn()
-        return
-    _pending.set((*_pending.get(), (fn, current_context())))
-
-
-def _run_pending(**kwargs: Any) -> None:
-    pending = _pending.get()
-    if not pending:
-        return
-    _pending.set(())
-    for fn, ctx in pending:
-        token = bind_context(ctx)
-        try:
-            fn()
-        except Exception:  # noqa: BLE001 - bookkeeping after the answer; never fail the response over it
-            logger.exception("API key bookkeeping after the request failed")
-        finally:
-            unbind_context(token)
-
-
-request_finished.connect(_run_pending, dispatch_uid="apps.rbac.authentication.after_request")
 
 
 # The authentication class ----------------------------------------------------------------------------

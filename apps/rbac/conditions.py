@@ -17,8 +17,8 @@ and these helpers on top of CEL's standard library:
 - `hourOf(request.time, "UTC")` → int 0–23, `weekday(request.time, "UTC")` → int 1 (Monday)–7 (Sunday)
 
 A condition is validated when a policy is saved: it must parse, name only these variables, attributes
-and functions, and yield a bool on a sample request. At check time an evaluation error is never an
-allow: the policy counts as a deny and the error is logged (apps.rbac.policies).
+and functions, and yield a bool on a sample request. At check time an evaluation error fails closed: a
+deny whose condition fails denies, an allow whose condition fails does not allow (apps.rbac.policies).
 """
 
 from __future__ import annotations
@@ -68,10 +68,20 @@ def _minutes(hh_mm: str) -> int:
     return int(match.group(1)) * 60 + int(match.group(2))
 
 
+@lru_cache(maxsize=1024)
+def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    return ipaddress.ip_network(cidr, strict=False)
+
+
+@lru_cache(maxsize=1024)
+def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(ip)
+
+
 def in_cidr(ip: Any, cidr: Any) -> bool:
-    network = ipaddress.ip_network(str(cidr), strict=False)  # a malformed CIDR is the policy's error
+    network = _network(str(cidr))  # a malformed CIDR is the policy's error
     try:
-        address = ipaddress.ip_address(str(ip))
+        address = _address(str(ip))
     except ValueError:
         return False
     return address.version == network.version and address in network
@@ -187,3 +197,115 @@ def evaluate(program: cel.Program, activation: dict[str, Any]) -> bool:
     if not isinstance(result, bool):
         raise ConditionError(f"yielded {type(result).__name__}, not a bool")
     return result
+
+
+def program_variables(program: cel.Program) -> frozenset[str]:
+    """Which of the four variables `program` names (static analysis; all four if the binding cannot tell)."""
+    try:
+        return frozenset(program.variables()).intersection(VARIABLES)
+    except Exception:  # noqa: BLE001 - an older binding: assume every variable
+        return frozenset(VARIABLES)
+
+
+# A variable, and the attribute read right after it, if any (and whether that is a call: `subject.all(...)`).
+_OCCURRENCE = re.compile(r"(?<![\w.])(" + "|".join(VARIABLES) + r")\b(?:\s*\.\s*([A-Za-z_]\w*)(\s*\()?)?")
+
+
+def program_needs(expression: str, program: cel.Program) -> dict[str, frozenset[str] | None]:
+    """Per variable `program` names: the attributes it reads (`subject.email` → {"email"}), or None when it
+    uses the variable in any other way (`size(subject)`, `subject["email"]`, `subject.all(...)`), which
+    needs the whole value. Errs towards more: anything that looks like a use counts."""
+    needs: dict[str, frozenset[str] | None] = dict.fromkeys(program_variables(program), frozenset())
+    for match in _OCCURRENCE.finditer(_code_only(expression)):
+        variable, attribute, call = match.groups()
+        if attribute is None or call:
+            needs[variable] = None
+        elif needs.get(variable, frozenset()) is not None:
+            needs[variable] = needs.get(variable, frozenset()) | {attribute}
+    return {name: (None if attributes == frozenset() else attributes) for name, attributes in needs.items()}
+
+
+_PLAIN_SCALARS = frozenset({str, bool, int, float, type(None), dt.datetime})
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """True for data the CEL binding always converts (JSON-like values, datetimes); exact types only."""
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:
+        return True
+    if depth > 20:
+        return False
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or (type(item) not in _PLAIN_SCALARS and not _plain(item, depth + 1)):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        for item in value:
+            if type(item) not in _PLAIN_SCALARS and not _plain(item, depth + 1):
+                return False
+        return True
+    return False
+
+
+_UNSET = object()
+
+
+class Evaluator:
+    """Evaluates any number of conditions against one activation (one check), as `evaluate` does.
+
+    Converting a value into CEL is slow (the binding walks it: 1–2 µs per string, 5–20 µs per variable) and
+    one check can meet dozens of conditions: the context is built once, at the first condition, and a
+    variable is converted when a condition first needs it, with only the attributes that the conditions read
+    (program_needs; those of `expected` too, so that it is converted once). If some value might not convert
+    (anything but plain data: only Python callers can pass such facts), every condition goes through
+    `evaluate`, which converts all four variables each time, so a conversion failure fails every condition
+    exactly as there.
+    """
+
+    def __init__(self, activation: dict[str, Any], *,
+                 expected: dict[str, frozenset[str] | None] | None = None) -> None:
+        """`expected`: what the conditions this check may meet read, together (converted at the first need)."""
+        self._activation = activation
+        self._expected = expected or {}
+        self._context: cel.Context | None = None
+        self._added: dict[str, frozenset[str] | None] = {}  # variable → attributes converted (None: all)
+        self._plain: bool | None = None
+
+    def evaluate(self, program: cel.Program, needs: dict[str, frozenset[str] | None] | None = None) -> bool:
+        """`needs`: program_needs(source, program), when the caller has it (else whole variables)."""
+        if self._plain is None:
+            self._plain = all(_plain(self._activation.get(name, {})) for name in VARIABLES)
+        if not self._plain:
+            return evaluate(program, self._activation)
+        try:
+            context = self._context
+            if context is None:
+                context = self._context = cel.Context()
+                for name, function in FUNCTIONS.items():
+                    context.add_function(name, function)
+            if needs is None:
+                needs = dict.fromkeys(program_variables(program))
+            for name, attributes in needs.items():
+                have = self._added.get(name, _UNSET)
+                if have is None or (have is not _UNSET and attributes is not None and attributes <= have):
+                    continue
+                value = self._activation.get(name, {})
+                if attributes is None or type(value) is not dict:
+                    context.add_variable(name, value)
+                    self._added[name] = None
+                else:
+                    wanted = attributes if have is _UNSET else attributes | have
+                    if name in self._expected:
+                        wanted = None if self._expected[name] is None else wanted | self._expected[name]
+                    if wanted is None:
+                        context.add_variable(name, value)
+                    else:
+                        context.add_variable(name, {key: value[key] for key in wanted if key in value})
+                    self._added[name] = wanted
+            result = program.execute(context)
+        except Exception as exc:  # noqa: BLE001 - as in evaluate()
+            raise ConditionError(f"{type(exc).__name__}: {exc}") from None
+        if not isinstance(result, bool):
+            raise ConditionError(f"yielded {type(result).__name__}, not a bool")
+        return result

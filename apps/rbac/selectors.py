@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, UUIDField, Value
 
-from apps.orgs.models import Membership, MembershipStatus, Organization, TeamMembership
+from apps.orgs.models import Membership, MembershipStatus, Organization
 from apps.rbac import catalog, resources
 from apps.rbac.models import Role, TeamObjectGrant, UserObjectGrant
 from apps.rbac.roles import system_role_permissions
@@ -58,17 +59,35 @@ class MemberAccess:
     team_ids: frozenset[str]
     grants: frozenset[tuple[str, str, str, str]]  # (permission, resource type, resource id, via "user"|"team:<id>")
 
+    def grants_on(self, resource_type: str, resource_id: str) -> tuple[tuple[str, str, str, str], ...]:
+        """The grants on one object, in the order of `grants` (a member can hold hundreds: indexed once)."""
+        return self._grants_by_object.get((resource_type, resource_id), ())
+
+    @cached_property
+    def _grants_by_object(self) -> dict[tuple[str, str], tuple[tuple[str, str, str, str], ...]]:
+        index: dict[tuple[str, str], list[tuple[str, str, str, str]]] = {}
+        for grant in self.grants:
+            index.setdefault((grant[1], grant[2]), []).append(grant)
+        return {key: tuple(rows) for key, rows in index.items()}
+
+    def __getstate__(self) -> dict:  # the shared cache stores the fields, not the index
+        return {name: value for name, value in self.__dict__.items() if name != "_grants_by_object"}
+
 
 def member_access(*, organization_id: uuid.UUID, user_id: uuid.UUID) -> MemberAccess | None:
-    membership = (Membership.objects.filter(organization_id=organization_id, user_id=user_id,
-                                            status=MembershipStatus.ACTIVE, organization__deleted_at__isnull=True)
-                  .only("id", "role_id").first())
-    if membership is None:
+    # Three queries (this runs on every cold check): the membership with its teams (one row per team, or one
+    # row of NULL team columns), the organization's roles, and the grants to the member and their teams.
+    rows = list(Membership.objects.filter(organization_id=organization_id, user_id=user_id,
+                                          status=MembershipStatus.ACTIVE, organization__deleted_at__isnull=True)
+                .values_list("id", "role_id", "team_memberships__team_id", "team_memberships__team__role_id"))
+    if not rows:
         return None
-    by_id = {role.pk: role for role in roles_for_organization(organization_id=organization_id)}
-    team_rows = list(TeamMembership.objects.filter(membership=membership).values_list("team_id", "team__role_id"))
+    membership_id, membership_role_id = rows[0][0], rows[0][1]
+    by_id = {role.pk: role for role in roles_for_organization(organization_id=organization_id)
+             .only("id", "organization_id", "name", "permissions", "parent_id")}
+    team_rows = [(team_id, role_id) for _, _, team_id, role_id in rows if team_id is not None]
     # A role id outside this organization's roles (impossible through the services) is simply not held.
-    held: list[tuple[Role, str]] = [(by_id[membership.role_id], "member")] if membership.role_id in by_id else []
+    held: list[tuple[Role, str]] = [(by_id[membership_role_id], "member")] if membership_role_id in by_id else []
     held += [(by_id[role_id], f"team:{team_id}") for team_id, role_id in team_rows if role_id in by_id]
     roles, per_role, permissions = [], {}, set()
     for role, via in held:
@@ -77,8 +96,8 @@ def member_access(*, organization_id: uuid.UUID, user_id: uuid.UUID) -> MemberAc
         per_role[role.name] = perms
         permissions |= perms
     team_ids = frozenset(str(team_id) for team_id, _ in team_rows)
-    own = by_id.get(membership.role_id)
-    return MemberAccess(membership_id=membership.pk, role=own.name if own else "", roles=tuple(roles),
+    own = by_id.get(membership_role_id)
+    return MemberAccess(membership_id=membership_id, role=own.name if own else "", roles=tuple(roles),
                         role_permissions=per_role, permissions=frozenset(permissions), team_ids=team_ids,
                         grants=_grants_of(organization_id=organization_id, user_id=user_id, team_ids=team_ids))
 
@@ -89,15 +108,15 @@ def _grants_of(*, organization_id: uuid.UUID, user_id: uuid.UUID, team_ids: froz
         model = resources.get(name).model
         type_of[ContentType.objects.get_for_model(model).pk] = name
     rows = set()
-    for codename, ct, pk in (UserObjectGrant.objects.filter(organization_id=organization_id, user_id=user_id)
-                             .values_list("permission__codename", "content_type_id", "object_pk")):
-        if ct in type_of:
-            rows.add((codename, type_of[ct], pk, "user"))
+    # One round trip: the user's grants (team NULL) UNION ALL their teams' grants.
+    grants = (UserObjectGrant.objects.filter(organization_id=organization_id, user_id=user_id)
+              .annotate(via_team=Value(None, output_field=UUIDField()))
+              .values_list("permission__codename", "content_type_id", "object_pk", "via_team"))
     if team_ids:
-        for codename, ct, pk, team_id in (TeamObjectGrant.objects
-                                          .filter(organization_id=organization_id, team_id__in=team_ids)
-                                          .values_list("permission__codename", "content_type_id", "object_pk",
-                                                       "team_id")):
-            if ct in type_of:
-                rows.add((codename, type_of[ct], pk, f"team:{team_id}"))
+        grants = grants.union(TeamObjectGrant.objects.filter(organization_id=organization_id, team_id__in=team_ids)
+                              .values_list("permission__codename", "content_type_id", "object_pk", "team_id"),
+                              all=True)
+    for codename, ct, pk, team_id in grants:
+        if ct in type_of:
+            rows.add((codename, type_of[ct], pk, "user" if team_id is None else f"team:{team_id}"))
     return frozenset(rows)

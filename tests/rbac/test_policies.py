@@ -496,18 +496,30 @@ def test_attribute_conditions_on_subject_organization_and_resource(world: World)
     assert check(owner, world.acme, "teams:manage")["allowed"] is True  # the organization itself
 
 
-def test_a_condition_that_fails_to_evaluate_denies_and_is_logged(world: World, caplog: pytest.LogCaptureFixture
-                                                                 ) -> None:
+def test_a_deny_whose_condition_fails_to_evaluate_denies_and_is_logged(world: World, caplog: pytest.LogCaptureFixture
+                                                                         ) -> None:
     # Compiles (the sample request took the first branch); with no second factor it reaches the bad CIDR.
-    created(client_of(world, "owner"), world.acme, name="Broken", effect="allow", actions=["members:read"],
+    created(client_of(world, "owner"), world.acme, name="Broken", effect="deny", actions=["members:read"],
             condition='request.mfa_age >= 0 || inCidr(request.ip, "not-a-cidr")')
     owner = client_of(world, "owner")
     with caplog.at_level(logging.WARNING, logger="apps.rbac.policies"):
         response = owner.get(f"/api/v1/organizations/{world.acme.pk}/members")
-    assert response.status_code == 403  # even the owner, whose role holds members:read: a failure is a deny
+    assert response.status_code == 403  # even the owner, whose role holds members:read: a failing deny denies
     assert "denied by policy 'Broken'" in response.json()["detail"]
     assert any("Broken" in r.getMessage() and "not-a-cidr" in r.getMessage() for r in caplog.records)
-    assert members(mfa_client("owner@example.com"), world.acme) == 200  # the first branch holds: no error
+    failed = AuditEvent.objects.filter(organization_id=world.acme.pk, action="policy.evaluation_failed").get()
+    assert failed.metadata["permission"] == "members:read" and "not-a-cidr" in failed.metadata["error"]
+    owner.get(f"/api/v1/organizations/{world.acme.pk}/members")  # fails again: logged, not audited again
+    assert AuditEvent.objects.filter(action="policy.evaluation_failed").count() == 1
+    assert members(mfa_client("owner@example.com"), world.acme) == 403  # the condition holds: a plain deny
+
+
+def test_an_allow_whose_condition_fails_to_evaluate_does_not_allow(world: World) -> None:
+    created(client_of(world, "owner"), world.acme, name="Broken allow", effect="allow", actions=["audit:read"],
+            subjects=["role:viewer"], condition='request.mfa_age >= 0 || inCidr(request.ip, "not-a-cidr")')
+    audit_logs = f"/api/v1/organizations/{world.acme.pk}/audit-logs"
+    assert client_of(world, "viewer").get(audit_logs).status_code == 403
+    assert members(client_of(world, "viewer"), world.acme) == 200  # what the viewer's role allows stays allowed
 
 
 def test_expired_and_disabled_policies_are_ignored(world: World, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -134,21 +134,22 @@ def decide(*, caller: Caller, permission: str, resource: Resource | None = None,
                           "why": f"role {name}{inherited} {'grants' if holds else 'does not grant'} {permission}"})
             if holds and granted_by is None:
                 granted_by = f"role {name}" + (f" (held through {via})" if via != "member" else "")
-        for perm, rtype, rid, via in caller.access.grants:
-            if rtype == resource.type and rid == resource.id:
-                matched = perm == permission
-                trace.append({"kind": "grant", "permission": perm, "resource": f"{rtype}:{rid}", "via": via,
-                              "matched": matched,
-                              "why": f"grant of {perm} on {rtype}:{rid} to {via}"
-                                     + ("" if matched else f" is not {permission}")})
-                if matched and granted_by is None:
-                    granted_by = f"a grant of {permission} on {rtype}:{rid} to {via}"
+        for perm, rtype, rid, via in caller.access.grants_on(resource.type, resource.id):
+            matched = perm == permission
+            trace.append({"kind": "grant", "permission": perm, "resource": f"{rtype}:{rid}", "via": via,
+                          "matched": matched,
+                          "why": f"grant of {perm} on {rtype}:{rid} to {via}"
+                                 + ("" if matched else f" is not {permission}")})
+            if matched and granted_by is None:
+                granted_by = f"a grant of {permission} on {rtype}:{rid} to {via}"
 
     compiled = policies.policy_set(organization.pk, caller.version)
     allows, denies, policy_trace = policies.evaluate(
         compiled, permission=permission, resource=(resource.type, resource.id),
         subject=policies.PolicySubject(keys=caller.policy_keys),
-        activation=_activation(caller, resource, facts, now), now=now, trace_all=trace_all)
+        activation=_activation(caller, resource, facts, now), now=now, trace_all=trace_all,
+        # an allow policy cannot add to what a key's scopes or a user's roles and grants already decide
+        base_allowed=granted_by is not None or caller.type == "api_key")
     trace.extend(policy_trace)
 
     if denies and caller.type == "user" and permission.startswith(OWNER_SAFEGUARD_PREFIX) and any(

@@ -9,7 +9,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -20,6 +19,7 @@ from apps.orgs.services.organizations import member_add, organization_create
 from apps.rbac.models import ApiKey, Policy, Role, TeamObjectGrant, UserObjectGrant
 from tests.accounts.factories import UserFactory
 from tests.accounts.helpers import signed_in
+from tests.urlconf import METHODS, api_views
 
 pytestmark = pytest.mark.django_db
 
@@ -30,27 +30,9 @@ WRITE_METHODS = {"post", "put", "patch", "delete"}
 ANY_MEMBER_MAY = {("api/v1/organizations/<str:org_id>/leave", "post")}  # leaving is every member's right
 
 
-def _routes(patterns: list, prefix: str = "") -> list[tuple[str, object]]:
-    found = []
-    for entry in patterns:
-        route = prefix + str(entry.pattern)
-        if isinstance(entry, URLResolver):
-            found += _routes(entry.url_patterns, route)
-        elif isinstance(entry, URLPattern):
-            found.append((route, entry.callback))
-    return found
-
-
 def _scoped_operations() -> list[tuple[str, str]]:
-    operations = []
-    for route, callback in _routes(get_resolver().url_patterns):
-        view = getattr(callback, "view_class", None)
-        if view is None or not SCOPED.match(route) or route.startswith(PUBLIC):
-            continue
-        for method in ("get", "post", "put", "patch", "delete"):
-            if hasattr(view, method):
-                operations.append((route, method))
-    return operations
+    return [(route, method) for route, view in api_views() if SCOPED.match(route) and not route.startswith(PUBLIC)
+            for method in METHODS if hasattr(view, method)]
 
 
 OPERATIONS = _scoped_operations()

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 import pytest
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
-from django.urls import get_resolver
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.test import APIClient
 
@@ -32,7 +31,8 @@ from apps.rbac.services.apikeys import key_string, secret_hash
 from tests.accounts.factories import UserFactory
 from tests.accounts.helpers import signed_in
 from tests.rbac.test_permission_matrix import ANY_MEMBER as MATRIX_ANY_MEMBER
-from tests.rbac.test_permission_matrix import MATRIX, NOT_ORG_SCOPED, _routes
+from tests.rbac.test_permission_matrix import MATRIX, NOT_ORG_SCOPED
+from tests.urlconf import api_views
 
 pytestmark = pytest.mark.django_db
 
@@ -206,9 +206,7 @@ def _declared(view: type) -> HasPermission | None:
 
 
 def _org_scoped_views() -> list[tuple[str, type]]:
-    return [(route, callback.view_class) for route, callback in _routes(get_resolver().url_patterns)
-            if getattr(callback, "view_class", None) is not None and route.startswith("api/v1/")
-            and not NOT_ORG_SCOPED.match(route)]
+    return [(route, view) for route, view in api_views() if not NOT_ORG_SCOPED.match(route)]
 
 
 def test_every_organization_scoped_view_declares_has_permission_for_each_method() -> None:

@@ -20,7 +20,6 @@ import secrets
 from dataclasses import dataclass
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from apps.audit.models import AuditEvent
@@ -33,6 +32,7 @@ from apps.rbac.roles import system_role_permissions
 from apps.rbac.services.apikeys import key_string, secret_hash
 from tests.accounts.factories import UserFactory
 from tests.accounts.helpers import signed_in
+from tests.urlconf import METHODS, api_views
 
 pytestmark = pytest.mark.django_db
 
@@ -119,25 +119,8 @@ ROLE_CALLERS = [*SystemRole.values, "custom"]
 CALLERS = [*ROLE_CALLERS, "key with scope", "key without scope", "other tenant", "anonymous"]
 
 
-def _routes(patterns: list, prefix: str = "") -> list[tuple[str, object]]:
-    found = []
-    for entry in patterns:
-        route = prefix + str(entry.pattern)
-        if isinstance(entry, URLResolver):
-            found += _routes(entry.url_patterns, route)
-        elif isinstance(entry, URLPattern):
-            found.append((route, entry.callback))
-    return found
-
-
 def _api_operations() -> set[tuple[str, str]]:
-    operations = set()
-    for route, callback in _routes(get_resolver().url_patterns):
-        view = getattr(callback, "view_class", None)
-        if view is None or not route.startswith("api/v1/"):
-            continue
-        operations |= {(method, route) for method in ("get", "post", "put", "patch", "delete") if hasattr(view, method)}
-    return operations
+    return {(method, route) for route, view in api_views() for method in METHODS if hasattr(view, method)}
 
 
 def test_every_organization_endpoint_is_in_the_matrix_and_every_row_is_routed() -> None:

@@ -115,3 +115,19 @@ def test_my_permissions_follow_a_policy_at_once_and_need_an_organization(acme: d
     assert "teams:read" not in viewer.get(url, {"organization_id": str(acme["org"].pk)}).json()["permissions"]
     assert viewer.get(url).status_code == 400
     assert viewer.get(url, {"organization_id": str(acme["globex"].pk)}).status_code == 404
+
+
+def test_a_condition_on_the_subjects_second_factor_sees_it_as_soon_as_it_is_enrolled(
+        acme: dict, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+    import pyotp
+
+    signed_in("owner@acme.test").post(f"/api/v1/organizations/{acme['org'].pk}/policies", {
+        "name": "Second factor for members", "effect": "deny", "actions": ["members:read"],
+        "subjects": ["role:viewer"], "condition": "!subject.mfa_enabled"}, format="json")
+    viewer = signed_in("viewer@acme.test")
+    assert check(viewer, acme["org"], "members:read").json()["allowed"] is False
+    assert check(viewer, acme["org"], "teams:read").json()["allowed"] is True  # the policy does not name it
+    secret = viewer.post("/api/v1/mfa/totp/setup").json()["secret"]
+    with django_capture_on_commit_callbacks(execute=True):
+        viewer.post("/api/v1/mfa/totp/confirm", {"code": pyotp.TOTP(secret).now()}, format="json")
+    assert check(viewer, acme["org"], "members:read").json()["allowed"] is True

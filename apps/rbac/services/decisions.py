@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.utils import timezone
@@ -58,10 +59,17 @@ class Caller:
     id: str
     organization: Organization
     email: str = ""
-    mfa_enabled: bool = False
     access: MemberAccess | None = None  # users
     scopes: frozenset[str] = frozenset()  # API keys
     version: int = 0
+    user: Any = field(default=None, compare=False, repr=False)
+
+    @cached_property
+    def mfa_enabled(self) -> bool:
+        """Read only when a policy condition asks (a query the hot path does without)."""
+        from apps.accounts import hooks as account_hooks
+
+        return self.user is not None and bool(account_hooks.mfa_enabled(self.user))
 
     @property
     def policy_keys(self) -> frozenset[str]:
@@ -82,10 +90,8 @@ def user_caller(*, user: Any, organization: Organization) -> Caller:
                               lambda: member_access(organization_id=organization.pk, user_id=user.pk) or False)
     if not access:
         raise OrganizationNotFound("No such organization.")
-    from apps.accounts import hooks as account_hooks
-
-    return Caller(type="user", id=str(user.pk), organization=organization, email=user.email,
-                  mfa_enabled=bool(account_hooks.mfa_enabled(user)), access=access, version=ver)
+    return Caller(type="user", id=str(user.pk), organization=organization, email=user.email, access=access,
+                  version=ver, user=user)
 
 
 def api_key_caller(*, key: ApiKey, organization: Organization) -> Caller:
@@ -95,13 +101,14 @@ def api_key_caller(*, key: ApiKey, organization: Organization) -> Caller:
                   version=cache.version(organization.pk))
 
 
-def _activation(caller: Caller, resource: Resource, facts: RequestFacts, now: dt.datetime) -> dict[str, Any]:
+def _activation(caller: Caller, resource: Resource, facts: RequestFacts, now: dt.datetime, *,
+                with_mfa: bool) -> dict[str, Any]:
     org = caller.organization
     roles = sorted({name for _, _, chain in caller.access.roles for name in chain}) if caller.access else []
     return {
         "subject": {"type": caller.type, "id": caller.id, "email": caller.email, "roles": roles,
                     "teams": sorted(caller.access.team_ids) if caller.access else [],
-                    "mfa_enabled": caller.mfa_enabled},
+                    "mfa_enabled": caller.mfa_enabled if with_mfa else False},
         "resource": {"type": resource.type, "id": resource.id},
         "request": {"ip": facts.ip or "", "time": facts.time or now, "mfa_age": facts.mfa_age,
                     "user_agent": facts.user_agent, "context": facts.context},
@@ -144,12 +151,18 @@ def decide(*, caller: Caller, permission: str, resource: Resource | None = None,
                 granted_by = f"a grant of {permission} on {rtype}:{rid} to {via}"
 
     compiled = policies.policy_set(organization.pk, caller.version)
-    allows, denies, policy_trace = policies.evaluate(
-        compiled, permission=permission, resource=(resource.type, resource.id),
-        subject=policies.PolicySubject(keys=caller.policy_keys),
-        activation=_activation(caller, resource, facts, now), now=now, trace_all=trace_all,
-        # an allow policy cannot add to what a key's scopes or a user's roles and grants already decide
-        base_allowed=granted_by is not None or caller.type == "api_key")
+    indexed = isinstance(compiled, policies.PolicySet) and not trace_all
+    if indexed and not compiled.naming(permission):
+        allows, denies, policy_trace = [], [], []  # no policy names the permission: nothing to evaluate
+    else:
+        needs = compiled.needs(permission).get("subject", frozenset()) if indexed else None
+        allows, denies, policy_trace = policies.evaluate(
+            compiled, permission=permission, resource=(resource.type, resource.id),
+            subject=policies.PolicySubject(keys=caller.policy_keys),
+            activation=_activation(caller, resource, facts, now, with_mfa=needs is None or "mfa_enabled" in needs),
+            now=now, trace_all=trace_all,
+            # an allow policy cannot add to what a key's scopes or a user's roles and grants already decide
+            base_allowed=granted_by is not None or caller.type == "api_key")
     trace.extend(policy_trace)
 
     if denies and caller.type == "user" and permission.startswith(OWNER_SAFEGUARD_PREFIX) and any(

@@ -219,6 +219,9 @@ class InvitationResendApi(ManagedInvitationMixin, APIView):
     def post(self, request: Request, invitation_id: str) -> Response:
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
+        # A new link hands out the invitation's role again: the resender must be able to give it.
+        role_assignable_check(caller_request=request, organization=self.object.organization,
+                              role_name=self.object.role.name)
         invitation = services.invitation_resend(invitation=self.object, actor=request.membership,
                                                 **payload.validated_data)
         return Response(InvitationSerializer(invitation).data)

@@ -563,3 +563,24 @@ def test_renaming_a_role_keeps_the_policies_that_name_it(world: World) -> None:
     assert world.client("member").get(audit_url).status_code == 403
     renamed = AuditEvent.objects.filter(action="policy.updated", target_id=policy["id"]).get()
     assert renamed.changes == {"subjects": [["role:support"], ["role:helpdesk"]]}
+
+
+def test_only_owners_change_or_remove_an_owner(world: World) -> None:
+    owner, admin = world.client("owner"), world.client("admin")
+    assert owner.patch(world.member_url("lead"), {"role": "owner"}, format="json").status_code == 200
+    demoted = admin.patch(world.member_url("lead"), {"role": "viewer"}, format="json")
+    assert (demoted.status_code, demoted.json()["code"]) == (403, "permission_denied")
+    removed = admin.delete(world.member_url("lead"))
+    assert (removed.status_code, removed.json()["code"]) == (403, "permission_denied")
+    assert role_of(world, "lead") == "owner"
+    assert owner.patch(world.member_url("lead"), {"role": "admin"}, format="json").status_code == 200
+
+
+def test_resending_an_invitation_needs_the_right_to_give_its_role(world: World) -> None:
+    create_role(world, {"name": "auditor", "permissions": ["audit:read", "org:delete"]})
+    invitation = InvitationFactory(organization=world.acme, role_id=Role.objects.get(name="auditor").pk,
+                                   invited_by=world.people["owner"])
+    response = world.client("admin").post(f"/api/v1/invitations/{invitation.pk}/resend", {}, format="json")
+    assert (response.status_code, response.json()["code"]) == (403, "privilege_escalation")
+    assert world.client("owner").post(f"/api/v1/invitations/{invitation.pk}/resend", {},
+                                      format="json").status_code == 200

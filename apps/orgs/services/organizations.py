@@ -147,6 +147,14 @@ def member_add(*, organization: Organization, user: User, role: Any, actor: User
     return membership
 
 
+def _actor_is_owner(organization: Organization, actor: Any) -> bool:
+    """Whether the actor is an active owner (an API key or the system never is)."""
+    if actor is None or getattr(actor, "api_key", None) is not None or not getattr(actor, "is_authenticated", False):
+        return False
+    return Membership.objects.filter(organization=organization, user=actor, role_id=OWNER_ROLE_ID,
+                                     status=MembershipStatus.ACTIVE).exists()
+
+
 def _keeps_an_owner(organization: Organization, leaving: Membership) -> None:
     """Raise unless someone other than `leaving` is an active owner (organization row locked by caller)."""
     if leaving.role_id != OWNER_ROLE_ID:
@@ -164,9 +172,9 @@ def member_change_role(*, organization: Organization, member: Membership, role: 
     member = Membership.objects.select_for_update().select_related("role").get(pk=member.pk)
     if member.role_id == role.pk:
         return member
-    if role.pk == OWNER_ROLE_ID and not Membership.objects.filter(
-            organization=organization, user=actor, role_id=OWNER_ROLE_ID, status=MembershipStatus.ACTIVE).exists():
-        raise PermissionDenied("Only owners can make owners.", extra={"permission": "org:transfer"})
+    if OWNER_ROLE_ID in (role.pk, member.role_id) and not _actor_is_owner(organization, actor):
+        raise PermissionDenied("Only owners can make owners." if role.pk == OWNER_ROLE_ID else
+                               "Only owners can change an owner's role.", extra={"permission": "org:transfer"})
     if role.pk != OWNER_ROLE_ID:
         _keeps_an_owner(organization, member)
     old = member.role.name
@@ -181,6 +189,8 @@ def member_change_role(*, organization: Organization, member: Membership, role: 
 def member_remove(*, organization: Organization, member: Membership, actor: User, reason: str = "removed") -> None:
     organization = _lock(organization)
     member = Membership.objects.select_for_update().select_related("user").get(pk=member.pk)
+    if member.role_id == OWNER_ROLE_ID and reason != "left" and not _actor_is_owner(organization, actor):
+        raise PermissionDenied("Only owners can remove an owner.", extra={"permission": "org:transfer"})
     _keeps_an_owner(organization, member)
     user = member.user
     member.delete()

@@ -5,11 +5,13 @@ from typing import Any
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Count, F, Q, QuerySet
-from django.forms import ModelForm
+from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 
-from apps.audit.services import AUDIT_SETTING_EVENTS, audit_settings_change_record
-from apps.orgs.models import Domain, Invitation, Membership, Organization, Team
+from apps.audit.services import AUDIT_SETTING_EVENTS, audit_settings_change_record, emit
+from apps.orgs.models import Domain, Invitation, Membership, MembershipStatus, Organization, Team
+from apps.orgs.roles import SystemRole, system_role_id
+from apps.rbac.models import Role
 
 
 def _roles_of(organization_id: object) -> QuerySet:
@@ -28,8 +30,20 @@ def _role_field(db_field: Any, request: HttpRequest, kwargs: dict[str, Any]) -> 
         kwargs["queryset"] = _roles_of(getattr(request, "_plinto_role_organization_id", None))
 
 
+class MembershipFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        """The owner invariant holds in the admin too: some active member stays owner."""
+        super().clean()
+        owner = system_role_id(SystemRole.OWNER)
+        kept = [form.cleaned_data for form in self.forms if form.cleaned_data]
+        if kept and not any(data.get("role") is not None and data["role"].pk == owner
+                            and data.get("status") == MembershipStatus.ACTIVE for data in kept):
+            raise ValidationError("An organization keeps at least one active owner.", code="last_owner")
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    formset = MembershipFormSet
     fk_name = "organization"
     fields = ("user", "role", "status", "joined_at")
     readonly_fields = ("user", "joined_at")
@@ -87,6 +101,19 @@ class OrganizationAdmin(admin.ModelAdmin):
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         _role_field(db_field, request, kwargs)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_formset(self, request: HttpRequest, form: ModelForm, formset: Any, change: bool) -> None:
+        """An operator's role change is a member.role_changed like any other (the services are not used:
+        their rules, such as "only owners make owners", are for members, not for operators)."""
+        before = {f.instance.pk: f.initial.get("role") for f in formset.forms if f.instance.pk}
+        super().save_formset(request, form, formset, change)
+        for membership in Membership.objects.filter(pk__in=before).select_related("role", "user"):
+            old_role_id = before[membership.pk]
+            if old_role_id is None or str(old_role_id) == str(membership.role_id):
+                continue
+            old = Role.objects.filter(pk=old_role_id).values_list("name", flat=True).first()
+            emit(action="member.role_changed", actor=request.user, organization_id=membership.organization_id,
+                 target=membership.user, changes={"role": [old, membership.role.name]})
 
     def save_model(self, request: HttpRequest, obj: Organization, form: ModelForm, change: bool) -> None:
         super().save_model(request, obj, form, change)

@@ -323,6 +323,22 @@ def test_a_member_gets_a_role_of_their_organization_but_never_another_tenants(ad
     accepted = admin_client.post(path, {**data, f"{row}-role": str(world.support.pk)})  # the same form, own role
     assert accepted.status_code == 302, accepted.content.decode()[:3000]
     assert Membership.objects.get(pk=world.member.pk).role_id == world.support.pk
+    [changed] = events("member.role_changed")
+    assert (changed.actor_type, changed.changes) == ("user", {"role": ["member", "support"]})
+    assert changed.target_id == str(world.member.user_id)
+
+
+def test_an_operator_cannot_leave_an_organization_without_an_owner(admin_client: Client, world: World) -> None:
+    path = f"/admin/orgs/organization/{world.acme.pk}/change/"
+    data = form_data(admin_client.get(path))
+    owner_row = _member_row(data, Membership.objects.get(organization=world.acme, user=world.owner))
+    refused = admin_client.post(path, {**data, f"{owner_row}-role": str(system_role_id(SystemRole.ADMIN))})
+    assert refused.status_code == 200 and "at least one active owner" in refused.content.decode()
+    suspended = admin_client.post(path, {**data, f"{owner_row}-status": "suspended"})
+    assert suspended.status_code == 200 and "at least one active owner" in suspended.content.decode()
+    assert Membership.objects.get(organization=world.acme, user=world.owner).role_id == \
+        system_role_id(SystemRole.OWNER)
+    assert not events("member.role_changed")
 
 
 def test_the_default_role_is_one_of_the_organizations_roles(admin_client: Client, world: World) -> None:

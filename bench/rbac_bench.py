@@ -408,7 +408,7 @@ def cmd_measure(args: argparse.Namespace) -> None:  # noqa: PLR0915 - one linear
     ]
     out: dict[str, Any] = {"started": datetime.now(UTC).strftime("%H:%M:%S UTC"), "source": source_version(*SOURCES),
                            "members": len(users), "teams": len(teams), "rows": [], "components": []}
-    ver = cache.version(org.pk)
+    ver = cache.versions(org.pk)[1]
     compiled = policies.policy_set(org.pk, ver)
     checks, matching = _scenario_checks(compiled)
     out["policies_compiled"] = len(compiled)
@@ -475,7 +475,11 @@ def cmd_measure(args: argparse.Namespace) -> None:  # noqa: PLR0915 - one linear
 
     def after_bump_policies_compiled(i: int) -> tuple:
         cache.bump(org.pk)
-        policies.policy_set(org.pk, cache.version(org.pk))  # an earlier request of this process compiled them
+        policies.policy_set(org.pk, cache.versions(org.pk)[1])  # an earlier request of this process compiled them
+        return picks[i]
+
+    def after_member_change(i: int) -> tuple:
+        cache.bump(org.pk, policies=False)  # what a membership, team, grant or key change bumps
         return picks[i]
 
     def after_local_clear(i: int) -> tuple:
@@ -488,6 +492,8 @@ def cmd_measure(args: argparse.Namespace) -> None:  # noqa: PLR0915 - one linear
          after_bump, "cold"),
         ("cold", "after cache.bump(), policies already compiled (member from PostgreSQL)",
          after_bump_policies_compiled, None),
+        ("cold", "after a member, team, grant or key change (member from PostgreSQL, policies kept)",
+         after_member_change, "cold"),
         ("cold in-process", "cache.local cleared, warm Redis (member from Redis, policies compiled)",
          after_local_clear, None),
     ]
@@ -506,7 +512,7 @@ def cmd_measure(args: argparse.Namespace) -> None:  # noqa: PLR0915 - one linear
         user_caller(user=u, organization=org)
     redis_keys = [f"rbac:member:{org.pk}:{u.pk}:{ver}" for u in pick_user[:50]]
     components = [
-        ("cache.version(): Redis GET", lambda i: cache.version(org.pk), None),
+        ("cache.versions(): one Redis MGET", lambda i: cache.versions(org.pk), None),
         ("mfa_enabled(user): the factor UNION query", lambda u: account_hooks.mfa_enabled(u),
          lambda i: pick_user[i]),
         ("member_access(): PostgreSQL", lambda u: member_access(organization_id=org.pk, user_id=u.pk),
@@ -514,13 +520,13 @@ def cmd_measure(args: argparse.Namespace) -> None:  # noqa: PLR0915 - one linear
         ("member snapshot from Redis (GET + unpickle)", lambda key: django_cache.get(key),
          lambda i: redis_keys[i % len(redis_keys)]),
         ("policy_set(): load the org's policies (a new version)",
-         lambda v: policies.policy_set(org.pk, v), lambda i: (cache.bump(org.pk), cache.version(org.pk))[1]),
+         lambda v: policies.policy_set(org.pk, v), lambda i: (cache.bump(org.pk), cache.versions(org.pk)[1])[1]),
     ]
     compile_cache = getattr(policies, "_compiled", None)  # conditions compiled once per process (if memoised)
     if compile_cache is not None and hasattr(compile_cache, "cache_clear"):
         components.append(("policy_set(): load + compile every condition (a new process)",
                             lambda v: policies.policy_set(org.pk, v),
-                            lambda i: (cache.bump(org.pk), compile_cache.cache_clear(), cache.version(org.pk))[2]))
+                            lambda i: (cache.bump(org.pk), compile_cache.cache_clear(), cache.versions(org.pk)[1])[2]))
     for label, call, setup in components:
         row = {"group": "component", "label": label, "target": None, **comp.run(call, setup)}
         out["components"].append(row)

@@ -36,33 +36,52 @@ ACCESS_EVENT_PREFIXES = ("member.", "team.", "role.", "policy.", "grant.", "apik
                          "ownership.", "invitation.accepted", "domain.")
 # ...except these, which change nothing and could be triggered at will by strangers (a bad key).
 NOT_ACCESS_EVENTS = frozenset({"apikey.rejected", "policy.evaluation_failed", "organization.switched"})
+# Events that change the organization's policy set (a role rename rewrites policies: it emits policy.updated).
+POLICY_EVENT_PREFIXES = ("policy.",)
 
 
-def _version_key(organization_id: object) -> str:
-    return f"rbac:v:{organization_id}"
+# Two versions per organization: "v" for members' access (roles, teams, grants, memberships, keys) and
+# "pv" for its policies, so that a member joining does not make every process reload every policy.
+_MEMBERS, _POLICIES = "v", "pv"
+
+
+def _key(kind: str, organization_id: object) -> str:
+    return f"rbac:{kind}:{organization_id}"
+
+
+def versions(organization_id: object) -> tuple[int, int]:
+    """(access version, policies version), in one round trip."""
+    keys = [_key(_MEMBERS, organization_id), _key(_POLICIES, organization_id)]
+    found = cache.get_many(keys)
+    for key in keys:
+        if key not in found:
+            # Start from the clock, not 1: if Redis lost the key, versions cached before must not come back.
+            cache.add(key, time.time_ns(), timeout=None)
+            found[key] = cache.get(key)
+    return int(found[keys[0]]), int(found[keys[1]])
 
 
 def version(organization_id: object) -> int:
-    key = _version_key(organization_id)
-    value = cache.get(key)
-    if value is None:
-        # Start from the clock, not 1: if Redis lost the key, versions cached before must not come back.
-        cache.add(key, time.time_ns(), timeout=None)
-        value = cache.get(key)
-    return int(value)
+    return versions(organization_id)[0]
 
 
-def bump(organization_id: object) -> None:
-    key = _version_key(organization_id)
+def _incr(key: str) -> None:
     try:
         cache.incr(key)
     except ValueError:  # no key yet: nothing was cached under it
         cache.add(key, time.time_ns(), timeout=None)
 
 
-def bump_now_and_on_commit(organization_id: object) -> None:
-    bump(organization_id)
-    transaction.on_commit(lambda: bump(organization_id))
+def bump(organization_id: object, *, policies: bool = True) -> None:
+    """A new access version (and, unless `policies=False`, a new policies version)."""
+    _incr(_key(_MEMBERS, organization_id))
+    if policies:
+        _incr(_key(_POLICIES, organization_id))
+
+
+def bump_now_and_on_commit(organization_id: object, *, policies: bool = True) -> None:
+    bump(organization_id, policies=policies)
+    transaction.on_commit(lambda: bump(organization_id, policies=policies))
 
 
 class _LocalLru:
@@ -114,7 +133,7 @@ def cached(kind: str, organization_id: uuid.UUID, subject: str, ver: int, comput
 def _bump_on_access_change(event) -> None:  # noqa: ANN001
     if (event.organization_id and event.action.startswith(ACCESS_EVENT_PREFIXES)
             and event.action not in NOT_ACCESS_EVENTS):
-        bump_now_and_on_commit(event.organization_id)
+        bump_now_and_on_commit(event.organization_id, policies=event.action.startswith(POLICY_EVENT_PREFIXES))
 
 
 # Rows whose change alters access, and how to find their organization.
@@ -142,7 +161,7 @@ def _bump_on_row_change(sender, instance, **kwargs) -> None:  # noqa: ANN001
     except ObjectDoesNotExist:  # a cascade already removed the parent row
         return
     if organization_id:
-        bump_now_and_on_commit(organization_id)
+        bump_now_and_on_commit(organization_id, policies=sender._meta.label == "rbac.Policy")
 
 
 def connect_row_signals() -> None:

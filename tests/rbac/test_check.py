@@ -131,3 +131,29 @@ def test_a_condition_on_the_subjects_second_factor_sees_it_as_soon_as_it_is_enro
     with django_capture_on_commit_callbacks(execute=True):
         viewer.post("/api/v1/mfa/totp/confirm", {"code": pyotp.TOTP(secret).now()}, format="json")
     assert check(viewer, acme["org"], "members:read").json()["allowed"] is True
+
+
+def test_policy_edits_outside_the_api_reach_the_next_check_and_member_changes_keep_the_policy_cache(
+        acme: dict) -> None:
+    from apps.rbac import cache
+    from apps.rbac.models import Policy
+
+    owner = signed_in("owner@acme.test")
+    owner.post(f"/api/v1/organizations/{acme['org'].pk}/policies", {
+        "name": "No audit", "effect": "deny", "actions": ["audit:read"], "subjects": ["role:viewer"]}, format="json")
+    owner.post(f"/api/v1/organizations/{acme['org'].pk}/policies", {
+        "name": "Viewers audit", "effect": "allow", "actions": ["audit:read"], "subjects": ["role:viewer"]},
+        format="json")
+    viewer = signed_in("viewer@acme.test")
+    assert check(viewer, acme["org"], "audit:read").json()["allowed"] is False
+
+    access_before, policies_before = cache.versions(acme["org"].pk)
+    member_add(organization=acme["org"], user=UserFactory(email="new@acme.test"), role="member", actor=None,
+               source="test")
+    access_after, policies_after = cache.versions(acme["org"].pk)
+    assert access_after != access_before and policies_after == policies_before
+
+    denial = Policy.objects.get(name="No audit")
+    denial.enabled = False
+    denial.save()  # as an operator's shell or the admin would: no service, no event
+    assert check(viewer, acme["org"], "audit:read").json()["allowed"] is True

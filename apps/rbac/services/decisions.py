@@ -61,7 +61,8 @@ class Caller:
     email: str = ""
     access: MemberAccess | None = None  # users
     scopes: frozenset[str] = frozenset()  # API keys
-    version: int = 0
+    version: int = 0  # the organization's access version (cache.versions)
+    policy_version: int = 0
     user: Any = field(default=None, compare=False, repr=False)
 
     @cached_property
@@ -83,7 +84,7 @@ class Caller:
 
 def user_caller(*, user: Any, organization: Organization) -> Caller:
     """The user inside `organization`; OrganizationNotFound (404) if they are not an active member."""
-    ver = cache.version(organization.pk)
+    ver, policy_ver = cache.versions(organization.pk)
     access = None
     if user is not None and getattr(user, "is_authenticated", False):
         access = cache.cached("member", organization.pk, str(user.pk), ver,
@@ -91,14 +92,15 @@ def user_caller(*, user: Any, organization: Organization) -> Caller:
     if not access:
         raise OrganizationNotFound("No such organization.")
     return Caller(type="user", id=str(user.pk), organization=organization, email=user.email, access=access,
-                  version=ver, user=user)
+                  version=ver, policy_version=policy_ver, user=user)
 
 
 def api_key_caller(*, key: ApiKey, organization: Organization) -> Caller:
     if key.organization_id != organization.pk:
         raise OrganizationNotFound("No such organization.")
+    ver, policy_ver = cache.versions(organization.pk)
     return Caller(type="api_key", id=str(key.pk), organization=organization, scopes=frozenset(key.scopes),
-                  version=cache.version(organization.pk))
+                  version=ver, policy_version=policy_ver)
 
 
 def _activation(caller: Caller, resource: Resource, facts: RequestFacts, now: dt.datetime, *,
@@ -150,7 +152,7 @@ def decide(*, caller: Caller, permission: str, resource: Resource | None = None,
             if matched and granted_by is None:
                 granted_by = f"a grant of {permission} on {rtype}:{rid} to {via}"
 
-    compiled = policies.policy_set(organization.pk, caller.version)
+    compiled = policies.policy_set(organization.pk, caller.policy_version)
     indexed = isinstance(compiled, policies.PolicySet) and not trace_all
     if indexed and not compiled.naming(permission):
         allows, denies, policy_trace = [], [], []  # no policy names the permission: nothing to evaluate

@@ -153,6 +153,36 @@ class TeamAdmin(admin.ModelAdmin):
         _role_field(db_field, request, kwargs)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Team | None = None) -> tuple[str, ...]:
+        # A team never moves to another tenant: its members belong to its organization.
+        return ("organization",) if obj is not None else ()
+
+    def save_model(self, request: HttpRequest, obj: Team, form: ModelForm, change: bool) -> None:
+        """Operators' team edits are audited like members' (team.created / team.updated)."""
+        def name_of(role_id: object) -> str | None:
+            return Role.objects.filter(pk=role_id).values_list("name", flat=True).first() if role_id else None
+
+        changes = {field: [form.initial.get(field), form.cleaned_data.get(field)] for field in form.changed_data
+                   if field in ("name", "description", "role")}
+        super().save_model(request, obj, form, change)
+        if not change:
+            emit(action="team.created", actor=request.user, organization_id=obj.organization_id, target=obj,
+                 metadata={"name": obj.name, "role": obj.role.name if obj.role_id else None})
+        elif changes:
+            if "role" in changes:
+                changes["role"] = [name_of(changes["role"][0]), obj.role.name if obj.role_id else None]
+            emit(action="team.updated", actor=request.user, organization_id=obj.organization_id, target=obj,
+                 changes=changes)
+
+    def delete_model(self, request: HttpRequest, obj: Team) -> None:
+        emit(action="team.deleted", actor=request.user, organization_id=obj.organization_id, target=obj,
+             metadata={"name": obj.name})
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for team in queryset:
+            self.delete_model(request, team)
+
 
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):

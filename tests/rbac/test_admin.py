@@ -362,16 +362,38 @@ def test_a_team_gets_a_role_of_its_organization_but_never_another_tenants(admin_
     assert f'value="{world.spy.pk}"' not in page.content.decode()
 
     refused = admin_client.post(path, {**data, "role": str(world.spy.pk)})
-    moved = admin_client.post(path, {**data, "organization": str(world.globex.pk), "role": str(world.support.pk)})
     added = admin_client.post("/admin/orgs/team/add/", {"organization": str(world.acme.pk), "name": "Moles",
                                                          "description": "", "role": str(world.spy.pk)})
 
-    assert (refused.status_code, moved.status_code, added.status_code) == (200, 200, 200)
-    assert "Not a role of this organization." in moved.content.decode()
+    assert (refused.status_code, added.status_code) == (200, 200)
+    assert "Select a valid choice" in added.content.decode()  # a new team is offered the system roles only
     assert Team.objects.get(pk=world.team.pk).role_id is None
-    assert Team.objects.get(pk=world.team.pk).organization_id == world.acme.pk
     assert not Team.objects.filter(name="Moles").exists()
 
     assert admin_client.post(path, {**data, "role": str(world.support.pk)}).status_code == 302
     assert Team.objects.get(pk=world.team.pk).role_id == world.support.pk
+    [updated] = events("team.updated")
+    assert (updated.actor_type, updated.changes) == ("user", {"role": [None, "support"]})
+
+
+def test_a_team_never_moves_to_another_organization_in_the_admin(admin_client: Client, world: World) -> None:
+    path = f"/admin/orgs/team/{world.team.pk}/change/"
+    data = form_data(admin_client.get(path))
+    assert "organization" not in data  # shown read-only
+    response = admin_client.post(path, {**data, "organization": str(world.globex.pk), "name": "Moved"})
+    assert response.status_code == 302
+    team = Team.objects.get(pk=world.team.pk)
+    assert (team.organization_id, team.name) == (world.acme.pk, "Moved")
+
+
+def test_teams_created_and_deleted_in_the_admin_are_audited(admin_client: Client, world: World) -> None:
+    added = admin_client.post("/admin/orgs/team/add/", {"organization": str(world.acme.pk), "name": "Ops",
+                                                         "description": "", "role": str(system_role_id("viewer"))})
+    assert added.status_code == 302, added.content.decode()[:2000]
+    team = Team.objects.get(name="Ops")
+    [created] = [e for e in events("team.created") if e.metadata["name"] == "Ops"]
+    assert (created.organization_id, created.metadata) == (world.acme.pk, {"name": "Ops", "role": "viewer"})
+    assert admin_client.post(f"/admin/orgs/team/{team.pk}/delete/", {"post": "yes"}).status_code == 302
+    [deleted] = events("team.deleted")
+    assert (deleted.target_id, deleted.metadata) == (str(team.pk), {"name": "Ops"})
 

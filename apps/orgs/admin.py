@@ -201,3 +201,7 @@ class DomainAdmin(admin.ModelAdmin):
     list_display = ("domain", "organization", "verified_at", "auto_join")
     search_fields = ("domain", "organization__name")
     readonly_fields = ("verification_token", "verified_at", "created_at", "updated_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Domain | None = None) -> tuple[str, ...]:
+        # A verified domain moved to another tenant would auto-join its users there.
+        return (*self.readonly_fields, "organization") if obj is not None else self.readonly_fields

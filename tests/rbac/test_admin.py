@@ -397,3 +397,15 @@ def test_teams_created_and_deleted_in_the_admin_are_audited(admin_client: Client
     [deleted] = events("team.deleted")
     assert (deleted.target_id, deleted.metadata) == (str(team.pk), {"name": "Ops"})
 
+
+
+def test_a_domain_never_moves_to_another_organization_in_the_admin(admin_client: Client, world: World) -> None:
+    from apps.orgs.models import Domain
+
+    domain = Domain.objects.create(organization=world.acme, domain="acme.test", verification_token="t")
+    path = f"/admin/orgs/domain/{domain.pk}/change/"
+    data = form_data(admin_client.get(path))
+    assert "organization" not in data
+    response = admin_client.post(path, {**data, "organization": str(world.globex.pk)})
+    assert response.status_code == 302
+    assert Domain.objects.get(pk=domain.pk).organization_id == world.acme.pk

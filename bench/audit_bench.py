@@ -30,6 +30,8 @@ from unittest import mock
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
+from benchlib import cpu_ticks, percentile, source_version, wait_for_quiet  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "plinto.settings.production")
 
 BENCH_DB = "plinto_audit_bench"
@@ -92,13 +94,6 @@ def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def cpu_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of the whole machine."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]
-    return sum(fields) - idle, sum(fields)
-
-
 def proc_cpu_seconds(pid: int) -> float:
     try:
         parts = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -142,32 +137,6 @@ class Machine:
         }
         self.result["other_cores"] = round(max(0.0, self.result["machine_busy_cores"] - (self.result["own_cores"] or 0)
                                                - (self.result["postgres_backend_cores"] or 0)), 2)
-
-
-def wait_for_quiet(limit_s: float = 30.0, busy_below: float = 0.5) -> float:
-    """Bounded: wait up to `limit_s` for a second in which the machine is less than `busy_below` busy."""
-    deadline = time.monotonic() + limit_s
-    share = 1.0
-    while time.monotonic() < deadline:
-        b0, t0 = cpu_ticks()
-        time.sleep(1.0)
-        b1, t1 = cpu_ticks()
-        share = (b1 - b0) / max(1, t1 - t0)
-        if share < busy_below:
-            break
-    return share
-
-
-def source_version(*paths: str) -> dict[str, str]:
-    """Which code was measured: other work edits these files while benchmarks run."""
-    import hashlib
-
-    out = {}
-    for path in paths:
-        f = BASE_DIR / path
-        stamp = datetime.fromtimestamp(f.stat().st_mtime, UTC).strftime("%H:%M:%S")
-        out[path] = f"sha256 {hashlib.sha256(f.read_bytes()).hexdigest()[:12]}, modified {stamp} UTC"
-    return out
 
 
 def backend_pid() -> int:
@@ -563,12 +532,6 @@ def _ranked(cursor: Any, column: str, org_id: str, extra: str = "") -> list[tupl
     cursor.execute(f"SELECT {column}, count(*) FROM audit_auditevent WHERE chain_key = %s {extra} "  # noqa: S608
                    "GROUP BY 1 ORDER BY 2 DESC, 1", [org_id])
     return cursor.fetchall()
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    """Nearest rank."""
-    k = max(0, min(len(sorted_values) - 1, int(-(-p * len(sorted_values) // 100)) - 1))
-    return sorted_values[k]
 
 
 def _plan_summary(plan: str) -> str:

@@ -381,7 +381,7 @@ def cmd_measure(args: argparse.Namespace) -> None:  # noqa: PLR0915 - one linear
     # Warm in-process: a Caller built once per member (snapshot and compiled policies in memory).
     sample = rng.sample(users, min(64, len(users)))
     callers = [user_caller(user=u, organization=org) for u in sample]
-    grants = [len(c.access.grants) for c in callers]
+    grants = [len(c.grants) for c in callers]
     out["sample_members"] = len(callers)
     out["grants_per_member"] = {"min": min(grants), "median": statistics.median(grants), "max": max(grants)}
     decisions: dict[str, int] = {}

@@ -278,7 +278,7 @@ def granted_ids(caller: Caller, permission: str, resource_type: str, facts: Requ
     them or to one of their teams) and the decision allows it (a deny policy on the object still wins)."""
     if caller.access is None:  # API keys hold no grants
         return frozenset()
-    candidates = {rid for perm, rtype, rid, _ in caller.access.grants if perm == permission and rtype == resource_type}
+    candidates = {rid for perm, rtype, rid, _ in caller.grants if perm == permission and rtype == resource_type}
     return frozenset(rid for rid in candidates
                      if decide(caller=caller, permission=permission, resource=Resource(resource_type, rid),
                                facts=facts).allowed)

@@ -73,8 +73,7 @@ def _operator_caller(user: Any, organization: Any) -> Caller:
     """A platform operator acting on an organization's roles: owner-level, as the escalation check knows it."""
     return Caller(type="user", id=str(user.pk), organization=organization, email=getattr(user, "email", ""),
                   access=MemberAccess(membership_id=uuid.uuid4(), role=SystemRole.OWNER, roles=(),
-                                      role_permissions={}, permissions=frozenset(), team_ids=frozenset(),
-                                      grants=frozenset()))
+                                      role_permissions={}, permissions=frozenset(), team_ids=frozenset()))
 
 
 def _with_request(form_class: type[forms.BaseForm], request: HttpRequest) -> type[forms.BaseForm]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from functools import cached_property
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q, QuerySet, UUIDField, Value
@@ -57,26 +56,11 @@ class MemberAccess:
     role_permissions: dict[str, frozenset[str]]  # role name → permissions incl. inherited
     permissions: frozenset[str]
     team_ids: frozenset[str]
-    grants: frozenset[tuple[str, str, str, str]]  # (permission, resource type, resource id, via "user"|"team:<id>")
-
-    def grants_on(self, resource_type: str, resource_id: str) -> tuple[tuple[str, str, str, str], ...]:
-        """The grants on one object, in the order of `grants` (a member can hold hundreds: indexed once)."""
-        return self._grants_by_object.get((resource_type, resource_id), ())
-
-    @cached_property
-    def _grants_by_object(self) -> dict[tuple[str, str], tuple[tuple[str, str, str, str], ...]]:
-        index: dict[tuple[str, str], list[tuple[str, str, str, str]]] = {}
-        for grant in self.grants:
-            index.setdefault((grant[1], grant[2]), []).append(grant)
-        return {key: tuple(rows) for key, rows in index.items()}
-
-    def __getstate__(self) -> dict:  # the shared cache stores the fields, not the index
-        return {name: value for name, value in self.__dict__.items() if name != "_grants_by_object"}
 
 
 def member_access(*, organization_id: uuid.UUID, user_id: uuid.UUID) -> MemberAccess | None:
-    # Three queries (this runs on every cold check): the membership with its teams (one row per team, or one
-    # row of NULL team columns), the organization's roles, and the grants to the member and their teams.
+    # Two queries (this runs on every cold check): the membership with its teams (one row per team, or one
+    # row of NULL team columns) and the organization's roles. Grants are read apart (member_grants).
     rows = list(Membership.objects.filter(organization_id=organization_id, user_id=user_id,
                                           status=MembershipStatus.ACTIVE, organization__deleted_at__isnull=True)
                 .values_list("id", "role_id", "team_memberships__team_id", "team_memberships__team__role_id"))
@@ -98,11 +82,13 @@ def member_access(*, organization_id: uuid.UUID, user_id: uuid.UUID) -> MemberAc
     team_ids = frozenset(str(team_id) for team_id, _ in team_rows)
     own = by_id.get(membership_role_id)
     return MemberAccess(membership_id=membership_id, role=own.name if own else "", roles=tuple(roles),
-                        role_permissions=per_role, permissions=frozenset(permissions), team_ids=team_ids,
-                        grants=_grants_of(organization_id=organization_id, user_id=user_id, team_ids=team_ids))
+                        role_permissions=per_role, permissions=frozenset(permissions), team_ids=team_ids)
 
 
-def _grants_of(*, organization_id: uuid.UUID, user_id: uuid.UUID, team_ids: frozenset[str]) -> frozenset:
+def member_grants(*, organization_id: uuid.UUID, user_id: uuid.UUID, team_ids: frozenset[str]) -> frozenset:
+    """(permission, resource type, resource id, via "user"|"team:<id>") of the member's and their teams' object
+    grants in this organization. Read only when a check needs them (decisions.Caller.grants), cached apart
+    from the snapshot: most checks are settled by roles."""
     type_of = {}
     for name in resources.names():
         model = resources.get(name).model

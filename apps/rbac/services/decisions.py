@@ -20,7 +20,7 @@ from apps.orgs.models import Organization
 from apps.orgs.roles import SystemRole
 from apps.rbac import cache, catalog, policies
 from apps.rbac.models import ApiKey
-from apps.rbac.selectors import MemberAccess, member_access
+from apps.rbac.selectors import MemberAccess, member_access, member_grants
 
 # A deny policy can lock everyone out of what it names; for the policies themselves that would be
 # irreversible through the product, so an organization's owners are exempt from denies on policies:*.
@@ -64,6 +64,25 @@ class Caller:
     version: int = 0  # the organization's access version (cache.versions)
     policy_version: int = 0
     user: Any = field(default=None, compare=False, repr=False)
+
+    @cached_property
+    def grants(self) -> frozenset[tuple[str, str, str, str]]:
+        """The member's and their teams' object grants (none for keys), read at the first check that needs
+        them and cached like the snapshot, per (organization, user, access version)."""
+        if self.access is None:
+            return frozenset()
+        return cache.cached("grants", self.organization.pk, self.id, self.version, lambda: member_grants(
+            organization_id=self.organization.pk, user_id=self.id, team_ids=self.access.team_ids))
+
+    def grants_on(self, resource_type: str, resource_id: str) -> tuple[tuple[str, str, str, str], ...]:
+        return self._grants_by_object.get((resource_type, resource_id), ())
+
+    @cached_property
+    def _grants_by_object(self) -> dict[tuple[str, str], tuple[tuple[str, str, str, str], ...]]:
+        index: dict[tuple[str, str], list[tuple[str, str, str, str]]] = {}
+        for grant in sorted(self.grants):
+            index.setdefault((grant[1], grant[2]), []).append(grant)
+        return {key: tuple(rows) for key, rows in index.items()}
 
     @cached_property
     def mfa_enabled(self) -> bool:
@@ -143,7 +162,9 @@ def decide(*, caller: Caller, permission: str, resource: Resource | None = None,
                           "why": f"role {name}{inherited} {'grants' if holds else 'does not grant'} {permission}"})
             if holds and granted_by is None:
                 granted_by = f"role {name}" + (f" (held through {via})" if via != "member" else "")
-        for perm, rtype, rid, via in caller.access.grants_on(resource.type, resource.id):
+        # Grants only matter when no role allows (or for the full trace): most checks never read them.
+        for perm, rtype, rid, via in (caller.grants_on(resource.type, resource.id)
+                                      if granted_by is None or trace_all else ()):
             matched = perm == permission
             trace.append({"kind": "grant", "permission": perm, "resource": f"{rtype}:{rid}", "via": via,
                           "matched": matched,
